@@ -1,0 +1,1 @@
+"""Training-side tools for lite-decluster: synthetic ETAS catalogs and model export."""

@@ -1,0 +1,654 @@
+"""Nearest-neighbour features in the Zaliapin & Ben-Zion space-time-magnitude metric.
+
+For every event j its parent is the strictly earlier event i minimising
+
+    eta_ij = t_ij * r_ij**df * 10**(-b * m_i),      t_ij = t_j - t_i > 0 (days),
+
+split into rescaled time ``T = t_ij * 10**(-q b m_i)`` and rescaled distance
+``R = r_ij**df * 10**(-(1 - q) b m_i)`` (so ``eta = T * R``).
+
+Decisions on the edge cases (all recorded in :class:`FeatureSpec`):
+
+- Events with the same origin time as j are not candidate parents (t_ij must be > 0).
+- Distances below ``min_distance`` (0.1 km in ``v1``) are raised to it, so that co-located
+  events still get a finite, positive eta (never 0 or -inf in log10 eta).
+- Ties in eta go to the earliest parent (smallest time; for equal times the earlier input row).
+- An event with no earlier event gets parent -1 and NaN for eta, T, R, dm and n_siblings.
+
+The search is exact and runs in about O(N log^2 N) (see :func:`nearest_parents`).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy.spatial import cKDTree
+
+from lite_decluster.magnitudes import estimate_b
+
+__all__ = [
+    "FeatureSpec",
+    "SPECS",
+    "compute_features",
+    "feature_matrix",
+    "get_spec",
+    "nearest_parents",
+    "pair_eta",
+]
+
+EARTH_RADIUS_KM = 6371.0
+_NS_PER_DAY = 86_400_000_000_000
+
+# Search tuning: leaf blocks are brute-forced, magnitude bins bound 10**(-b m) within a factor
+# 10**(b * _MAG_BIN) of the truth, and the radius slack absorbs rounding in the bound.
+_WINDOW = 64
+_MAG_BIN = 0.5
+_SLACK = 1.0 + 1e-9
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """Every choice that defines the features a model was trained on.
+
+    Attributes
+    ----------
+    name : str
+        ``"v1"`` (ours) or ``"aden2021"`` (the published ``extract_features.py``).
+    distance : {"great_circle", "euclidean_degrees"}
+        ``great_circle``: great-circle epicentral distance in km on a sphere of radius
+        ``earth_radius_km`` (with ``hypocentral``, the straight-line distance in km between
+        hypocentres in Earth-centred coordinates). ``euclidean_degrees``: sqrt(dlat^2 + dlon^2)
+        in degrees, as published (no antimeridian handling). Projected catalogs (x, y in km)
+        always use Euclidean km.
+    df : float
+        Fractal dimension of epicentres (exponent of r).
+    q : float
+        Split of the magnitude weight between T and R.
+    b : float or None
+        Gutenberg-Richter b-value; None estimates it from the catalog (Aki-Utsu, Mc = the
+        smallest magnitude in the catalog given, so cut the catalog at Mc first).
+    min_distance : float
+        Floor on r (km, or degrees for ``euclidean_degrees``); 0 disables it.
+    hypocentral : bool
+        Use hypocentral instead of epicentral distance (depth in km).
+    features : tuple of str
+        Model inputs in order; names among ``T, R, log10_T, log10_R, log10_eta, dm,
+        n_siblings, n_offspring``.
+    count_scale : {"none", "rate"}
+        ``rate`` divides sibling and offspring counts by N / t_max (t_max in days since the
+        first event), as published.
+    siblings_include_self : bool
+        Count the event itself among its siblings, as published.
+    time_unit : str
+        Always ``"days"``.
+    """
+
+    name: str = "v1"
+    distance: str = "great_circle"
+    df: float = 1.6
+    q: float = 0.5
+    b: float | None = None
+    min_distance: float = 0.1
+    hypocentral: bool = False
+    features: tuple[str, ...] = ("log10_T", "log10_R", "dm", "n_siblings", "n_offspring")
+    count_scale: str = "none"
+    siblings_include_self: bool = False
+    time_unit: str = "days"
+    earth_radius_km: float = EARTH_RADIUS_KM
+
+    def __post_init__(self) -> None:
+        if self.distance not in ("great_circle", "euclidean_degrees"):
+            raise ValueError(f"unknown distance kind {self.distance!r}")
+        if not self.df > 0:
+            raise ValueError(f"df must be > 0, got {self.df}")
+        if not 0.0 <= self.q <= 1.0:
+            raise ValueError(f"q must be in [0, 1], got {self.q}")
+        if self.b is not None and not self.b > 0:
+            raise ValueError(f"b must be > 0, got {self.b}")
+        if not self.min_distance >= 0:
+            raise ValueError(f"min_distance must be >= 0, got {self.min_distance}")
+        if self.count_scale not in ("none", "rate"):
+            raise ValueError(f"unknown count_scale {self.count_scale!r}")
+        unknown = set(self.features) - set(_FEATURE_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown feature names {sorted(unknown)}")
+        if self.time_unit != "days":
+            raise ValueError("time_unit must be 'days'")
+        object.__setattr__(self, "features", tuple(self.features))
+
+    @property
+    def feature_names(self) -> list[str]:
+        """Model input names, in order."""
+        return list(self.features)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (stored in model manifests)."""
+        d = asdict(self)
+        d["features"] = list(self.features)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> FeatureSpec:
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a newer spec)."""
+        known = {f for f in cls.__dataclass_fields__}
+        extra = set(d) - known
+        if extra:
+            raise ValueError(f"feature specification has unknown fields {sorted(extra)}")
+        kw = dict(d)
+        if "features" in kw:
+            kw["features"] = tuple(kw["features"])
+        return cls(**kw)
+
+
+# Source column of each model input name (log10 transforms applied in feature_matrix).
+_FEATURE_COLUMNS = {
+    "T": "T",
+    "R": "R",
+    "log10_T": "T",
+    "log10_R": "R",
+    "log10_eta": "eta",
+    "dm": "dm",
+    "n_siblings": "n_siblings",
+    "n_offspring": "n_offspring",
+}
+
+SPECS: dict[str, FeatureSpec] = {
+    "v1": FeatureSpec(),
+    "aden2021": FeatureSpec(
+        name="aden2021",
+        distance="euclidean_degrees",
+        b=1.0,
+        min_distance=0.0,
+        features=("T", "R", "dm", "n_siblings", "n_offspring"),
+        count_scale="rate",
+        siblings_include_self=True,
+    ),
+}
+
+
+def get_spec(spec: str | FeatureSpec | Mapping[str, Any] | None = None) -> FeatureSpec:
+    """Resolve a specification given by name, dict (from a manifest) or object; None is v1."""
+    if spec is None:
+        return SPECS["v1"]
+    if isinstance(spec, FeatureSpec):
+        return spec
+    if isinstance(spec, str):
+        try:
+            return SPECS[spec]
+        except KeyError:
+            raise ValueError(
+                f"unknown feature specification {spec!r}; known: {list(SPECS)}"
+            ) from None
+    return FeatureSpec.from_dict(spec)
+
+
+# --------------------------------------------------------------------------------------------
+# geometry
+
+
+@dataclass(frozen=True)
+class _Geometry:
+    """Points in a Euclidean space whose straight-line length maps monotonically to r."""
+
+    points: np.ndarray  # (n, k) float64
+    sphere_radius: float | None  # set when r is the great-circle distance on this sphere
+
+    def distance(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+        """Distance r between events i and j (km or degrees), shape of i."""
+        d = self.points[i] - self.points[j]
+        chord = np.sqrt(np.einsum("ij,ij->i", d, d))
+        if self.sphere_radius is None:
+            return chord
+        two_r = 2.0 * self.sphere_radius
+        return two_r * np.arcsin(np.minimum(chord / two_r, 1.0))
+
+    def chord_for(self, r: np.ndarray) -> np.ndarray:
+        """Straight-line radius that contains every point within distance r (r >= 0)."""
+        if self.sphere_radius is None:
+            return r
+        two_r = 2.0 * self.sphere_radius
+        # Beyond half the circumference every point qualifies; 2R covers the whole sphere.
+        half = np.minimum(r / two_r, np.pi / 2)
+        return np.where(r >= np.pi * self.sphere_radius, two_r, two_r * np.sin(half))
+
+
+def _geometry(
+    spec: FeatureSpec,
+    *,
+    lat: np.ndarray | None,
+    lon: np.ndarray | None,
+    x: np.ndarray | None,
+    y: np.ndarray | None,
+    depth: np.ndarray | None,
+) -> _Geometry:
+    if x is not None:
+        cols = [x, y] + ([depth] if spec.hypocentral and depth is not None else [])
+        return _Geometry(np.column_stack(cols).astype(float), None)
+    if spec.distance == "euclidean_degrees":
+        return _Geometry(np.column_stack([lon, lat]).astype(float), None)
+    phi = np.radians(lat)
+    lam = np.radians(lon)
+    radius = np.full(lat.shape, spec.earth_radius_km)
+    if spec.hypocentral:
+        # Straight-line distance between hypocentres: exact 3-D geometry, no sphere mapping.
+        radius = radius - (depth if depth is not None else 0.0)
+    cphi = np.cos(phi)
+    pts = np.column_stack(
+        [radius * cphi * np.cos(lam), radius * cphi * np.sin(lam), radius * np.sin(phi)]
+    )
+    return _Geometry(pts, None if spec.hypocentral else spec.earth_radius_km)
+
+
+# --------------------------------------------------------------------------------------------
+# the nearest-neighbour search
+
+
+def pair_eta(
+    t: np.ndarray,
+    logw: np.ndarray,
+    geom: _Geometry,
+    i: np.ndarray,
+    j: np.ndarray,
+    *,
+    df: float,
+    min_distance: float,
+) -> np.ndarray:
+    """eta for parent i and child j (index arrays, t_i < t_j assumed); ``logw = -b m ln 10``."""
+    r = np.maximum(geom.distance(i, j), min_distance)
+    return (t[j] - t[i]) * np.power(r, df) * np.exp(logw[i])
+
+
+class _Best:
+    """Running best parent per child, with the tie rule (smaller eta, then smaller index)."""
+
+    def __init__(self, n: int) -> None:
+        self.eta = np.full(n, np.inf)
+        self.parent = np.full(n, -1, dtype=np.int64)
+
+    def offer(self, j: np.ndarray, i: np.ndarray, eta: np.ndarray) -> None:
+        if j.size == 0:
+            return
+        order = np.lexsort((i, eta, j))
+        j, i, eta = j[order], i[order], eta[order]
+        first = np.ones(j.size, dtype=bool)
+        first[1:] = j[1:] != j[:-1]
+        j, i, eta = j[first], i[first], eta[first]
+        cur = self.eta[j]
+        better = (eta < cur) | ((eta == cur) & (i < self.parent[j]))
+        self.eta[j[better]] = eta[better]
+        self.parent[j[better]] = i[better]
+
+
+def _window(
+    t: np.ndarray,
+    logw: np.ndarray,
+    geom: _Geometry,
+    best: _Best,
+    width: int,
+    *,
+    df: float,
+    min_distance: float,
+) -> None:
+    """Brute force over the ``width`` events just before each event (by sorted position)."""
+    n = t.size
+    for lag in range(width, 0, -1):  # oldest first, so equal eta keeps the earlier parent
+        if lag >= n:
+            continue
+        j = np.arange(lag, n)
+        i = j - lag
+        eta = pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance)
+        eta[t[i] >= t[j]] = np.inf  # equal origin times are not parents
+        cur = best.eta[j]
+        better = (eta < cur) | ((eta == cur) & (i < best.parent[j]))
+        best.eta[j[better]] = eta[better]
+        best.parent[j[better]] = i[better]
+
+
+def _flatten(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Object array of index lists -> (owner position, index) flat arrays."""
+    lengths = np.fromiter(map(len, lists), dtype=np.int64, count=lists.size)
+    flat = np.fromiter(
+        itertools.chain.from_iterable(lists), dtype=np.int64, count=int(lengths.sum())
+    )
+    return np.repeat(np.arange(lists.size), lengths), flat
+
+
+def nearest_parents(
+    t: np.ndarray,
+    m: np.ndarray,
+    geom: _Geometry,
+    *,
+    b: float,
+    df: float,
+    min_distance: float,
+    workers: int = -1,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact nearest parent of every event of a time-sorted catalog.
+
+    Parameters
+    ----------
+    t : array of shape (n,)
+        Times in days, sorted ascending.
+    m : array of shape (n,)
+        Magnitudes.
+    geom : _Geometry
+        Event positions.
+    b, df, min_distance : float
+        Metric parameters (see :class:`FeatureSpec`).
+    workers : int
+        Threads for the tree queries (-1: all cores), as in scipy.
+
+    Returns
+    -------
+    parent : int64 array of shape (n,)
+        Position of the parent in the sorted arrays, -1 if no strictly earlier event.
+    eta : float64 array of shape (n,)
+        Its eta (inf where parent is -1).
+
+    Notes
+    -----
+    Divide and conquer in time: at level s the events are cut into blocks of s; every child in
+    an odd block is matched against the parents of the even block before it, so each pair is
+    looked at on exactly one level. Small scales are brute-forced; on larger ones the parents
+    of each magnitude bin go in one cKDTree (blocks kept apart by an extra coordinate), and a
+    child only looks for parents within the radius that could still beat its best eta so far:
+    with tau the smallest lag to a strictly earlier parent in the bin and m_hi the bin's
+    largest magnitude, eta_ij >= tau * max(r, r_min)**df * 10**(-b m_hi), so only
+    r <= (eta_best * 10**(b m_hi) / tau)**(1/df) can match or beat it. Fine levels come first,
+    so the bound is already tight when the large, old blocks are searched.
+    """
+    n = t.size
+    best = _Best(n)
+    if n < 2:
+        return best.parent, best.eta
+    logw = -b * np.log(10.0) * m
+    kw = {"df": df, "min_distance": min_distance}
+    # Brute force over the last _WINDOW events covers every pair closer than that in sorted
+    # position, hence every level with blocks of s < _WINDOW, and gives a tight first bound.
+    _window(t, logw, geom, best, _WINDOW, **kw)
+
+    pos = np.arange(n)
+    mbin = np.floor((m - m.min()) / _MAG_BIN).astype(np.int64)
+    rmin_pow = min_distance**df
+    extent = float(np.ptp(geom.points, axis=0).max()) if n else 0.0
+    sep = 4.0 * (extent + 1.0) + 2.0 * (2.0 * EARTH_RADIUS_KM)  # block separation > any radius
+    s = _WINDOW
+    while s < n:
+        half = pos // s
+        gid = pos // (2 * s)
+        is_child = (half % 2) == 1
+        children = pos[is_child]
+        for bb in np.unique(mbin)[::-1]:  # large magnitudes first: they tighten the bound
+            par = pos[(~is_child) & (mbin == bb)]
+            if par.size == 0 or children.size == 0:
+                continue
+            _search_level(t, logw, geom, best, par, children, gid, sep, rmin_pow, workers, **kw)
+        s *= 2
+    return best.parent, best.eta
+
+
+def _search_level(
+    t: np.ndarray,
+    logw: np.ndarray,
+    geom: _Geometry,
+    best: _Best,
+    par: np.ndarray,
+    children: np.ndarray,
+    gid: np.ndarray,
+    sep: float,
+    rmin_pow: float,
+    workers: int,
+    *,
+    df: float,
+    min_distance: float,
+) -> None:
+    """Match children against the parents of one magnitude bin of the preceding half-block."""
+    pg = gid[par]
+    # Per group: parents are time-sorted. Largest time (last) and largest time below it (prev),
+    # so a child sharing the last time still gets a valid lower bound on its lag.
+    grp_start = np.flatnonzero(np.r_[True, pg[1:] != pg[:-1]])
+    grp_end = np.r_[grp_start[1:], par.size]
+    ug = pg[grp_start]
+    last_t = t[par[grp_end - 1]]
+    tpar = t[par]
+    first_last = np.searchsorted(tpar, last_t, side="left")  # global sort keeps groups in order
+    prev_t = np.where(first_last > grp_start, tpar[np.maximum(first_last - 1, 0)], -np.inf)
+    # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
+    w_lo = np.exp(np.minimum.reduceat(logw[par], grp_start))
+
+    # Children whose group has parents in this bin.
+    k = np.searchsorted(ug, gid[children])
+    k = np.minimum(k, ug.size - 1)
+    has = ug[k] == gid[children]
+    ch = children[has]
+    k = k[has]
+    tc = t[ch]
+    lag = np.where(tc > last_t[k], tc - last_t[k], tc - prev_t[k])
+    ok = np.isfinite(lag) & (lag > 0) & np.isfinite(best.eta[ch])
+    # Children without a finite bound yet (rare after the window) search the whole group.
+    unbounded = (lag > 0) & ~np.isfinite(best.eta[ch])
+    q = np.zeros(ch.size)
+    q[ok] = best.eta[ch[ok]] / (lag[ok] * w_lo[k[ok]])
+    ok &= q >= rmin_pow / _SLACK
+    radius = np.zeros(ch.size)
+    radius[ok] = geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
+    radius[unbounded] = sep / 4.0
+    ok |= unbounded
+    if not ok.any():
+        return
+    ch, radius, k = ch[ok], radius[ok], k[ok]
+    # Bounding box of each group's parents: a child farther from it than its radius is done.
+    # Cheap, and decisive for the few, scattered large events of the upper magnitude bins.
+    gap = np.zeros(ch.size)
+    for c in range(geom.points.shape[1]):
+        pc = geom.points[par, c]
+        lo = np.minimum.reduceat(pc, grp_start)[k]
+        hi = np.maximum.reduceat(pc, grp_start)[k]
+        x = geom.points[ch, c]
+        gap += np.maximum(np.maximum(lo - x, x - hi), 0.0) ** 2
+    near = gap <= radius * radius
+    if not near.any():
+        return
+    ch, radius = ch[near], radius[near]
+    ppts = np.column_stack([geom.points[par], gid[par] * sep])
+    cpts = np.column_stack([geom.points[ch], gid[ch] * sep])
+    tree = cKDTree(ppts, leafsize=32, balanced_tree=False)
+    # Cheap exact pre-filter: a child has a candidate iff its spatially nearest parent lies
+    # within its own radius; most do not, and a 1-NN query costs half a ball query.
+    dnn, _ = tree.query(cpts, k=1, distance_upper_bound=float(radius.max()), workers=workers)
+    near = dnn <= radius
+    if not near.any():
+        return
+    ch, cpts, radius = ch[near], cpts[near], radius[near]
+    hits = tree.query_ball_point(cpts, radius, return_sorted=False, workers=workers)
+    owner, idx = _flatten(hits)
+    if owner.size == 0:
+        return
+    j = ch[owner]
+    i = par[idx]
+    valid = t[i] < t[j]
+    i, j = i[valid], j[valid]
+    best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
+
+
+# --------------------------------------------------------------------------------------------
+# the table-level API
+
+
+def compute_features(
+    catalog: pd.DataFrame,
+    *,
+    b: float | None = None,
+    df: float = 1.6,
+    q: float = 0.5,
+    hypocentral: bool = False,
+    spec: str | FeatureSpec | Mapping[str, Any] | None = None,
+    workers: int = -1,
+) -> pd.DataFrame:
+    """Nearest-neighbour features of every event of a catalog.
+
+    Parameters
+    ----------
+    catalog : DataFrame
+        Any row order. Geographic: ``time`` (datetime64, UTC), ``latitude``, ``longitude``
+        (degrees), ``magnitude``, optional ``depth`` (km). Projected: ``time`` (float, days),
+        ``x``, ``y`` (km), ``magnitude``, optional ``depth`` (km).
+    b : float, optional
+        b-value; when None, the spec's b, or else the Aki-Utsu estimate from the catalog's
+        magnitudes (Mc = the smallest magnitude: cut the catalog at Mc first).
+    df, q, hypocentral
+        Metric parameters for the default ``v1`` specification. Give either these or ``spec``.
+    spec : str, FeatureSpec or dict, optional
+        Feature specification (``"v1"``, ``"aden2021"``, or a model's stored spec).
+    workers : int
+        Threads for the neighbour search (-1: all cores).
+
+    Returns
+    -------
+    DataFrame aligned with ``catalog`` (same index and order) with columns ``parent`` (int64
+    positional index of the parent row in ``catalog``, -1 for none), ``eta``, ``T``, ``R``
+    (days, km**df or degrees**df), ``dm`` (m_parent - m_child), ``n_siblings``,
+    ``n_offspring``, ``log10_eta``. ``attrs["feature_spec"]`` holds the resolved spec (with
+    the b used) as a dict.
+    """
+    if spec is None:
+        sp = replace(SPECS["v1"], df=df, q=q, hypocentral=hypocentral)
+    else:
+        if (df, q, hypocentral) != (1.6, 0.5, False):
+            raise ValueError("give either spec or df/q/hypocentral, not both")
+        sp = get_spec(spec)
+    if not isinstance(catalog, pd.DataFrame):
+        raise TypeError("catalog must be a pandas DataFrame (see read_catalog)")
+    n = len(catalog)
+    if "magnitude" not in catalog or "time" not in catalog:
+        raise ValueError("catalog needs the columns 'time' and 'magnitude'")
+    projected = "x" in catalog and "y" in catalog and "latitude" not in catalog
+    if not projected and not ("latitude" in catalog and "longitude" in catalog):
+        raise ValueError("catalog needs latitude/longitude (degrees) or x/y (km) columns")
+
+    m = catalog["magnitude"].to_numpy(dtype=float)
+    t = _days(catalog["time"])
+    depth = catalog["depth"].to_numpy(dtype=float) if "depth" in catalog else None
+    coords: dict[str, np.ndarray | None] = {"lat": None, "lon": None, "x": None, "y": None}
+    if projected:
+        coords["x"] = catalog["x"].to_numpy(dtype=float)
+        coords["y"] = catalog["y"].to_numpy(dtype=float)
+    else:
+        coords["lat"] = catalog["latitude"].to_numpy(dtype=float)
+        coords["lon"] = catalog["longitude"].to_numpy(dtype=float)
+    for name, arr in [("magnitude", m), ("time", t), ("depth", depth), *coords.items()]:
+        if arr is not None and not np.all(np.isfinite(arr)):
+            bad = int(np.flatnonzero(~np.isfinite(arr))[0])
+            raise ValueError(f"column {name!r} has a missing or non-finite value at row {bad}")
+    if sp.hypocentral and depth is None:
+        raise ValueError("hypocentral distance needs a 'depth' column (km)")
+
+    if b is None:
+        b = sp.b
+    if b is None:
+        b = estimate_b(m).b if n >= 2 else 1.0
+    sp = replace(sp, b=float(b))
+
+    order = np.argsort(t, kind="stable")
+    ts, ms = t[order], m[order]
+    geom = _geometry(
+        sp,
+        depth=None if depth is None else depth[order],
+        **{k: None if v is None else v[order] for k, v in coords.items()},
+    )
+    par_s, eta_s = nearest_parents(
+        ts, ms, geom, b=sp.b, df=sp.df, min_distance=sp.min_distance, workers=workers
+    )
+    out = _assemble(ts, ms, geom, par_s, eta_s, sp)
+
+    # Back to input order; parent as an input position.
+    inv = np.empty(n, dtype=np.int64)
+    inv[order] = np.arange(n)
+    res = {k: v[inv] for k, v in out.items()}
+    p = res["parent"]
+    res["parent"] = np.where(p >= 0, order[np.maximum(p, 0)], -1)
+    df_out = pd.DataFrame(res, index=catalog.index)
+    df_out.attrs["feature_spec"] = sp.to_dict()
+    return df_out
+
+
+def _days(time: pd.Series) -> np.ndarray:
+    """Times as float days since the first event (datetime) or as given (float days)."""
+    if pd.api.types.is_datetime64_any_dtype(time):
+        ns = time.dt.tz_convert("UTC").dt.tz_localize(None) if time.dt.tz is not None else time
+        ns = ns.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        if ns.size == 0:
+            return np.zeros(0)
+        return (ns - ns.min()) / _NS_PER_DAY
+    return time.to_numpy(dtype=float)
+
+
+def _assemble(
+    t: np.ndarray,
+    m: np.ndarray,
+    geom: _Geometry,
+    parent: np.ndarray,
+    eta: np.ndarray,
+    spec: FeatureSpec,
+) -> dict[str, np.ndarray]:
+    """Feature columns (sorted order) from the parent links."""
+    n = t.size
+    has = parent >= 0
+    j = np.flatnonzero(has)
+    i = parent[has]
+    b, q = spec.b, spec.q
+    r = np.maximum(geom.distance(i, j), spec.min_distance)
+    T = np.full(n, np.nan)
+    R = np.full(n, np.nan)
+    T[j] = (t[j] - t[i]) * 10.0 ** (-q * b * m[i])
+    R[j] = np.power(r, spec.df) * 10.0 ** (-(1.0 - q) * b * m[i])
+    eta_out = np.where(has, eta, np.nan)
+    dm = np.full(n, np.nan)
+    dm[j] = m[i] - m[j]
+    n_off = np.bincount(i, minlength=n).astype(float)
+    sib = np.full(n, np.nan)
+    sib[j] = n_off[i] - (0.0 if spec.siblings_include_self else 1.0)
+    if spec.count_scale == "rate":
+        t_max = float(t.max() - t.min()) if n else 0.0
+        scale = n / t_max if t_max > 0 else 1.0
+        n_off = n_off / scale
+        sib = sib / scale
+    with np.errstate(divide="ignore"):
+        log_eta = np.log10(eta_out)
+    return {
+        "parent": parent.astype(np.int64),
+        "eta": eta_out,
+        "T": T,
+        "R": R,
+        "dm": dm,
+        "n_siblings": sib,
+        "n_offspring": n_off,
+        "log10_eta": log_eta,
+    }
+
+
+def feature_matrix(
+    features: pd.DataFrame, spec: str | FeatureSpec | Mapping[str, Any]
+) -> np.ndarray:
+    """Model input matrix, float32 of shape (n, n_features), in the spec's feature order.
+
+    Rows without a parent hold NaN; callers decide what to do with them.
+    """
+    sp = get_spec(spec)
+    cols = []
+    for name in sp.features:
+        v = features[_FEATURE_COLUMNS[name]].to_numpy(dtype=float)
+        if name.startswith("log10_") and name != "log10_eta":
+            with np.errstate(divide="ignore", invalid="ignore"):
+                v = np.log10(v)
+        cols.append(v)
+    return (
+        np.column_stack(cols).astype(np.float32)
+        if cols
+        else np.zeros((len(features), 0), np.float32)
+    )
