@@ -44,9 +44,13 @@ __all__ = [
 EARTH_RADIUS_KM = 6371.0
 _NS_PER_DAY = 86_400_000_000_000
 
-# Search tuning: leaf blocks are brute-forced, magnitude bins bound 10**(-b m) within a factor
-# 10**(b * _MAG_BIN) of the truth, and the radius slack absorbs rounding in the bound.
+# Search tuning (exactness does not depend on them): the last _WINDOW events are brute-forced;
+# time blocks grow by _BRANCH per level; magnitude bins bound 10**(-b m) within a factor
+# 10**(b * _MAG_BIN); groups with at most _DIRECT parents per child skip the tree; the radius
+# slack absorbs rounding in the bound.
 _WINDOW = 64
+_BRANCH = 4
+_DIRECT = 4
 _MAG_BIN = 0.5
 _SLACK = 1.0 + 1e-9
 
@@ -80,8 +84,9 @@ class FeatureSpec:
         Model inputs in order; names among ``T, R, log10_T, log10_R, log10_eta, dm,
         n_siblings, n_offspring``.
     count_scale : {"none", "rate"}
-        ``rate`` divides sibling and offspring counts by N / t_max (t_max in days since the
-        first event), as published.
+        ``rate`` divides sibling and offspring counts by (N - 1) / t_max, N events and t_max
+        in days since the first event, as published (its table holds the N - 1 events that
+        have a neighbour).
     siblings_include_self : bool
         Count the event itself among its siblings, as published.
     time_unit : str
@@ -162,7 +167,6 @@ SPECS: dict[str, FeatureSpec] = {
     "aden2021": FeatureSpec(
         name="aden2021",
         distance="euclidean_degrees",
-        b=1.0,
         min_distance=0.0,
         features=("T", "R", "dm", "n_siblings", "n_offspring"),
         count_scale="rate",
@@ -296,17 +300,22 @@ def _window(
 ) -> None:
     """Brute force over the ``width`` events just before each event (by sorted position)."""
     n = t.size
-    for lag in range(width, 0, -1):  # oldest first, so equal eta keeps the earlier parent
-        if lag >= n:
-            continue
-        j = np.arange(lag, n)
-        i = j - lag
-        eta = pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance)
-        eta[t[i] >= t[j]] = np.inf  # equal origin times are not parents
-        cur = best.eta[j]
-        better = (eta < cur) | ((eta == cur) & (i < best.parent[j]))
-        best.eta[j[better]] = eta[better]
-        best.parent[j[better]] = i[better]
+    pts = geom.points
+    two_r = None if geom.sphere_radius is None else 2.0 * geom.sphere_radius
+    w = np.exp(logw)
+    for lag in range(min(width, n - 1), 0, -1):  # oldest first: equal eta keeps the earlier
+        # Slices, not index arrays: parent i = j - lag for every child j >= lag.
+        d = pts[lag:] - pts[:-lag]
+        r = np.sqrt(np.einsum("ij,ij->i", d, d))
+        if two_r is not None:
+            r = two_r * np.arcsin(np.minimum(r / two_r, 1.0))
+        dt = t[lag:] - t[:-lag]
+        eta = dt * np.power(np.maximum(r, min_distance), df) * w[:-lag]
+        eta[dt <= 0] = np.inf  # equal origin times are not parents
+        cur = best.eta[lag:]
+        idx = np.flatnonzero(eta < cur)
+        best.eta[idx + lag] = eta[idx]
+        best.parent[idx + lag] = idx
 
 
 def _flatten(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -352,11 +361,13 @@ def nearest_parents(
 
     Notes
     -----
-    Divide and conquer in time: at level s the events are cut into blocks of s; every child in
-    an odd block is matched against the parents of the even block before it, so each pair is
-    looked at on exactly one level. Small scales are brute-forced; on larger ones the parents
-    of each magnitude bin go in one cKDTree (blocks kept apart by an extra coordinate), and a
-    child only looks for parents within the radius that could still beat its best eta so far:
+    Divide and conquer in time (events in sorted order): at level s the events are cut into
+    blocks of s and groups of 4 blocks; every child is matched against the parents in the
+    earlier blocks of its group, so each pair with positions at least ``_WINDOW`` apart is
+    looked at on exactly one level, and closer pairs are brute-forced first. On each level
+    the parents of each magnitude bin go in one cKDTree (groups kept apart by an extra
+    coordinate), and a child only looks for parents within the radius that could still match
+    its best eta so far:
     with tau the smallest lag to a strictly earlier parent in the bin and m_hi the bin's
     largest magnitude, eta_ij >= tau * max(r, r_min)**df * 10**(-b m_hi), so only
     r <= (eta_best * 10**(b m_hi) / tau)**(1/df) can match or beat it. Fine levels come first,
@@ -377,18 +388,30 @@ def nearest_parents(
     rmin_pow = min_distance**df
     extent = float(np.ptp(geom.points, axis=0).max()) if n else 0.0
     sep = 4.0 * (extent + 1.0) + 2.0 * (2.0 * EARTH_RADIUS_KM)  # block separation > any radius
+    k = _BRANCH
     s = _WINDOW
     while s < n:
-        half = pos // s
-        gid = pos // (2 * s)
-        is_child = (half % 2) == 1
-        children = pos[is_child]
+        blk = pos // s
+        key = (blk // k) * k  # group of k blocks
+        c = blk % k  # block within its group
+        children = pos[c > 0]
+        ckey = key[children] + c[children]
         for bb in np.unique(mbin)[::-1]:  # large magnitudes first: they tighten the bound
-            par = pos[(~is_child) & (mbin == bb)]
-            if par.size == 0 or children.size == 0:
+            cand = pos[(c < k - 1) & (mbin == bb)]
+            if cand.size == 0 or children.size == 0:
                 continue
-            _search_level(t, logw, geom, best, par, children, gid, sep, rmin_pow, workers, **kw)
-        s *= 2
+            # Parents of block c are the earlier blocks of its group: a copy of each candidate
+            # for every later block, keyed (group, block), sorted by key then time.
+            reps = k - 1 - c[cand]
+            par = np.repeat(cand, reps)
+            pkey = key[par] + (
+                np.arange(par.size) - np.repeat(np.cumsum(reps) - reps, reps) + c[par] + 1
+            )
+            o = np.lexsort((par, pkey))
+            _search_level(
+                t, logw, geom, best, par[o], pkey[o], children, ckey, sep, rmin_pow, workers, **kw
+            )
+        s *= k
     return best.parent, best.eta
 
 
@@ -398,8 +421,9 @@ def _search_level(
     geom: _Geometry,
     best: _Best,
     par: np.ndarray,
+    pkey: np.ndarray,
     children: np.ndarray,
-    gid: np.ndarray,
+    ckey: np.ndarray,
     sep: float,
     rmin_pow: float,
     workers: int,
@@ -407,25 +431,24 @@ def _search_level(
     df: float,
     min_distance: float,
 ) -> None:
-    """Match children against the parents of one magnitude bin of the preceding half-block."""
-    pg = gid[par]
-    # Per group: parents are time-sorted. Largest time (last) and largest time below it (prev),
-    # so a child sharing the last time still gets a valid lower bound on its lag.
-    grp_start = np.flatnonzero(np.r_[True, pg[1:] != pg[:-1]])
+    """Match children against the parents with the same key (sorted by key, then time)."""
+    grp_start = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
     grp_end = np.r_[grp_start[1:], par.size]
-    ug = pg[grp_start]
-    last_t = t[par[grp_end - 1]]
+    ug = pkey[grp_start]
+    # Per group: the largest parent time (last) and the largest one below it (prev), so a
+    # child sharing the last time still gets a valid lower bound on its lag.
     tpar = t[par]
-    first_last = np.searchsorted(tpar, last_t, side="left")  # global sort keeps groups in order
-    prev_t = np.where(first_last > grp_start, tpar[np.maximum(first_last - 1, 0)], -np.inf)
+    last_t = tpar[grp_end - 1]
+    below = np.where(tpar < np.repeat(last_t, grp_end - grp_start), tpar, -np.inf)
+    prev_t = np.maximum.reduceat(below, grp_start)
     # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
     w_lo = np.exp(np.minimum.reduceat(logw[par], grp_start))
 
     # Children whose group has parents in this bin.
-    k = np.searchsorted(ug, gid[children])
-    k = np.minimum(k, ug.size - 1)
-    has = ug[k] == gid[children]
+    k = np.minimum(np.searchsorted(ug, ckey), ug.size - 1)
+    has = ug[k] == ckey
     ch = children[has]
+    chkey = ckey[has]
     k = k[has]
     tc = t[ch]
     lag = np.where(tc > last_t[k], tc - last_t[k], tc - prev_t[k])
@@ -441,7 +464,7 @@ def _search_level(
     ok |= unbounded
     if not ok.any():
         return
-    ch, radius, k = ch[ok], radius[ok], k[ok]
+    ch, radius, k, chkey = ch[ok], radius[ok], k[ok], chkey[ok]
     # Bounding box of each group's parents: a child farther from it than its radius is done.
     # Cheap, and decisive for the few, scattered large events of the upper magnitude bins.
     gap = np.zeros(ch.size)
@@ -454,9 +477,21 @@ def _search_level(
     near = gap <= radius * radius
     if not near.any():
         return
-    ch, radius = ch[near], radius[near]
-    ppts = np.column_stack([geom.points[par], gid[par] * sep])
-    cpts = np.column_stack([geom.points[ch], gid[ch] * sep])
+    ch, radius, chkey, k = ch[near], radius[near], chkey[near], k[near]
+    size = (grp_end - grp_start)[k]
+    if size.sum() <= _DIRECT * ch.size:
+        # A handful of parents per child (the rare large events): all pairs beat a tree.
+        j = np.repeat(ch, size)
+        first = np.repeat(grp_start[k] - np.cumsum(size) + size, size)
+        i = par[first + np.arange(j.size)]
+        valid = t[i] < t[j]
+        i, j = i[valid], j[valid]
+        best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
+        return
+    # One tree for all groups: the key as an extra coordinate keeps groups farther apart than
+    # any search radius.
+    ppts = np.column_stack([geom.points[par], pkey * sep])
+    cpts = np.column_stack([geom.points[ch], chkey * sep])
     tree = cKDTree(ppts, leafsize=32, balanced_tree=False)
     # Cheap exact pre-filter: a child has a candidate iff its spatially nearest parent lies
     # within its own radius; most do not, and a 1-NN query costs half a ball query.
@@ -615,7 +650,7 @@ def _assemble(
     sib[j] = n_off[i] - (0.0 if spec.siblings_include_self else 1.0)
     if spec.count_scale == "rate":
         t_max = float(t.max() - t.min()) if n else 0.0
-        scale = n / t_max if t_max > 0 else 1.0
+        scale = (n - 1) / t_max if t_max > 0 else 1.0
         n_off = n_off / scale
         sib = sib / scale
     with np.errstate(divide="ignore"):

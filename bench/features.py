@@ -1,0 +1,267 @@
+"""Benchmark: nearest-neighbour features against brute force and the published pandas loop.
+
+Run from the repository root::
+
+    python bench/features.py            # everything (about 3 minutes on 2 cores)
+    python bench/features.py --quick    # smaller sizes, for a smoke test
+
+Every case runs in its own subprocess so that its peak RSS is its own. Prints one line per case
+and the ratios, measured in the same run:
+  (a) a brute-force numpy baseline (one vectorised pass over all earlier events per event) up to
+      20k events, and our search on the same events (parents compared: must be identical);
+  (b) a re-implementation of the published per-event pandas loop (Euclidean distance in
+      degrees, as published) up to 5k events, extrapolated to 10k with a power-law fit of its
+      own timings, against our features at 10k;
+  (c) our scaling at 10k, 100k and 1M events: ETAS-like synthetic catalogs (the project's own
+      simulator) and the 905k-event SCSN file from ../shared/data when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared" / "data"
+sys.path.insert(0, str(ROOT))
+
+from lite_decluster import compute_features, read_catalog  # noqa: E402
+from lite_decluster.features import _days  # noqa: E402
+
+B, DF = 1.0, 1.6
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+# ------------------------------------------------------------------------------------------
+# catalogs
+
+
+def scsn(n: int | None, *, all_magnitudes: bool = False) -> pd.DataFrame:
+    name = "scsn_socal_1932_2026_all.csv.xz" if all_magnitudes else "scsn_socal_1932_2026_M2.5.csv"
+    cat = read_catalog(SHARED / name)
+    return cat if n is None else cat.iloc[:n].reset_index(drop=True)
+
+
+def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
+    """An ETAS catalog of about n events (the project's simulator), placed at 35N 118W."""
+    from export.etas import ETASParams, simulate
+
+    base = ETASParams.from_file(ROOT / "export" / "configs" / "socal.json").to_dict()
+    # Scale the background rate to reach about n events over 20 years.
+    per_day = 1.0
+    for _ in range(6):
+        params = ETASParams.from_dict({**base, "mu": per_day, "duration": 7305.0})
+        got = len(simulate(params, seed).to_dataframe())
+        per_day *= n / max(got, 1)
+    cat = simulate(ETASParams.from_dict({**base, "mu": per_day, "duration": 7305.0}), seed)
+    df = cat.to_dataframe().iloc[:n]
+    lat0, lon0 = 35.0, -118.0
+    return pd.DataFrame(
+        {
+            "time": pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(df["time"], unit="D"),
+            "latitude": lat0 + df["y"].to_numpy() / 111.195,
+            "longitude": lon0 + df["x"].to_numpy() / (111.195 * np.cos(np.radians(lat0))),
+            "depth": df["depth"].to_numpy(),
+            "magnitude": np.round(df["magnitude"].to_numpy(), 1),
+        }
+    )
+
+
+# ------------------------------------------------------------------------------------------
+# the baselines
+
+
+def brute_force_numpy(cat: pd.DataFrame) -> np.ndarray:
+    """Parent of every event by one vectorised pass over all earlier events (great circle)."""
+    t = _days(cat["time"])
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    lat = np.radians(cat["latitude"].to_numpy()[order])
+    lon = np.radians(cat["longitude"].to_numpy()[order])
+    w = 10.0 ** (-B * cat["magnitude"].to_numpy()[order])
+    parent = np.full(t.size, -1)
+    for j in range(1, t.size):
+        i = np.flatnonzero(t[:j] < t[j])
+        if i.size == 0:
+            continue
+        a = (
+            np.sin((lat[i] - lat[j]) / 2) ** 2
+            + np.cos(lat[i]) * np.cos(lat[j]) * np.sin((lon[i] - lon[j]) / 2) ** 2
+        )
+        r = np.maximum(2 * 6371.0 * np.arcsin(np.sqrt(np.minimum(a, 1.0))), 0.1)
+        eta = (t[j] - t[i]) * r**DF * w[i]
+        parent[j] = i[np.argmin(eta)]
+    out = np.full(t.size, -1)
+    out[order] = np.where(parent >= 0, order[np.maximum(parent, 0)], -1)
+    return out
+
+
+def published_pandas_loop(cat: pd.DataFrame) -> pd.DataFrame:
+    """The published ``extract_features.py`` approach, re-implemented for timing (single
+    process; its multiprocessing pool would divide the time by at most the core count): for
+    every event, a copy of the table of earlier events with T+, R+, dm+ and N+ columns
+    (distance in raw degrees), the row minimising N+, then offspring and sibling counts from
+    a second pass over the rows."""
+    df = (
+        pd.DataFrame(
+            {
+                "time": _days(cat["time"]),
+                "latitude": cat["latitude"].to_numpy(),
+                "longitude": cat["longitude"].to_numpy(),
+                "magnitude": cat["magnitude"].to_numpy(),
+            }
+        )
+        .sort_values("time", kind="stable")
+        .reset_index(drop=True)
+    )
+
+    def nearest(ev: pd.Series) -> tuple:
+        nb = df[df.time < ev.time].copy()
+        if nb.empty:
+            return (-1, np.nan, np.nan, np.nan, np.nan)
+        scale = np.power(10, -0.5 * B * nb.magnitude)
+        nb["T+"] = (ev.time - nb.time) * scale
+        dist = np.sqrt((ev.latitude - nb.latitude) ** 2 + (ev.longitude - nb.longitude) ** 2)
+        nb["R+"] = np.power(dist, DF) * scale
+        nb["dm+"] = nb.magnitude - ev.magnitude
+        nb["N+"] = nb["T+"] * nb["R+"]
+        nn = nb.loc[nb["N+"].idxmin()]
+        return (nn.name, nn["N+"], nn["T+"], nn["R+"], nn["dm+"])
+
+    rest = df.iloc[1:]
+    feats = pd.DataFrame(
+        [nearest(ev) for _, ev in rest.iterrows()],
+        columns=["i+", "N+", "T+", "R+", "dm+"],
+        index=rest.index,
+    )
+    counts = Counter(feats["i+"])
+    pairs = [(counts.get(name, 0), counts[row["i+"]]) for name, row in feats.iterrows()]
+    feats[["n_child", "n_parent"]] = pd.DataFrame(pairs, index=feats.index)
+    scale = len(feats) / df.time.max()
+    feats["n_child"] /= scale
+    feats["n_parent"] /= scale
+    return feats
+
+
+# ------------------------------------------------------------------------------------------
+# one case per subprocess
+
+
+def run_case(case: str, n: int | None) -> dict:
+    source, method = case.split(":")
+    if source == "scsn":
+        cat = scsn(n)
+    elif source == "scsnall":
+        cat = scsn(n, all_magnitudes=True)
+    else:
+        cat = synthetic(int(n))
+    rss0 = _peak_rss_mb()
+    t0 = time.perf_counter()
+    if method == "ours":
+        res = compute_features(cat, b=B)
+        parents = res["parent"].to_numpy()
+    elif method == "brute":
+        parents = brute_force_numpy(cat)
+    elif method == "pandas":
+        published_pandas_loop(cat)
+        parents = None
+    else:
+        raise ValueError(method)
+    wall = time.perf_counter() - t0
+    out = {
+        "case": case,
+        "n": len(cat),
+        "wall_s": wall,
+        "peak_rss_mb": _peak_rss_mb(),
+        "rss_before_mb": rss0,
+    }
+    if parents is not None and method in ("ours", "brute") and len(cat) <= 20_000:
+        out["parents"] = parents.tolist()
+    return out
+
+
+def spawn(case: str, n: int | None) -> dict:
+    cmd = [sys.executable, __file__, "--one", case, "--n", str(n if n is not None else -1)]
+    res = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def report(r: dict) -> None:
+    print(
+        f"{r['case']:<16} n={r['n']:>8,}  wall {r['wall_s']:8.3f} s  "
+        f"peak RSS {r['peak_rss_mb']:7.0f} MB",
+        flush=True,
+    )
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    ap.add_argument("--n", type=int, default=-1, help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.one:
+        r = run_case(args.one, None if args.n < 0 else args.n)
+        print(json.dumps(r))
+        return 0
+
+    have_shared = SHARED.is_dir()
+    src = "scsn" if have_shared else "synthetic"
+    print(
+        f"catalog for (a) and (b): {src}; machine: {resource.getpagesize()} B pages, "
+        f"python {sys.version.split()[0]}, numpy {np.__version__}",
+        flush=True,
+    )
+
+    print("\n(a) brute-force numpy baseline vs ours (parents must be identical)")
+    sizes_a = [2_000, 5_000] if args.quick else [5_000, 10_000, 20_000]
+    for n in sizes_a:
+        bf, us = spawn(f"{src}:brute", n), spawn(f"{src}:ours", n)
+        report(bf)
+        report(us)
+        same = bf.pop("parents") == us.pop("parents")
+        print(f"   parents identical: {same}; speed-up {bf['wall_s'] / us['wall_s']:.0f}x")
+        if not same:
+            print("   MISMATCH against brute force", file=sys.stderr)
+            return 1
+
+    print("\n(b) published per-event pandas loop vs ours")
+    sizes_b = [500, 1_000, 2_000] if args.quick else [1_000, 2_000, 5_000]
+    loop = [spawn(f"{src}:pandas", n) for n in sizes_b]
+    for r in loop:
+        report(r)
+    ns = np.array([r["n"] for r in loop], float)
+    ts = np.array([r["wall_s"] for r in loop])
+    k, logc = np.polyfit(np.log(ns), np.log(ts), 1)
+    t10k = float(np.exp(logc) * 10_000**k)
+    us10 = spawn(f"{src}:ours", 10_000)
+    report(us10)
+    print(
+        f"   loop time ~ n^{k:.2f}; extrapolated to 10k: {t10k:.1f} s; "
+        f"ours at 10k: {us10['wall_s']:.3f} s; speed-up {t10k / us10['wall_s']:.0f}x"
+    )
+
+    print("\n(c) scaling of our features")
+    sizes_c = [10_000, 100_000] if args.quick else [10_000, 100_000, 1_000_000]
+    for n in sizes_c:
+        report(spawn("synthetic:ours", n))
+    if have_shared and not args.quick:
+        report(spawn("scsn:ours", None))
+        report(spawn("scsnall:ours", None))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,130 @@
+"""From a validated catalog table to model features: Mc cut, b-value, nearest-neighbour features.
+
+One function, used both by a user's run (``lite-decluster run``, :func:`decluster`) and by the
+export stage when it builds the training data, so that training and inference prepare
+catalogs identically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lite_decluster.catalog import CatalogError, apply_completeness
+from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
+from lite_decluster.magnitudes import BValue, estimate_b
+
+__all__ = ["Prepared", "prepare_features"]
+
+
+@dataclass
+class Prepared:
+    """Result of :func:`prepare_features`.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The events above Mc (time-sorted, index 0..n-1, ``row`` links to the input).
+    features : DataFrame
+        Nearest-neighbour features aligned with ``table`` (see ``compute_features``).
+    X : ndarray of shape (n, n_features), float32
+        Model inputs in the specification's order (NaN rows: events without a parent).
+    spec : FeatureSpec
+        The specification with the b-value actually used.
+    mc, mc_method : float or None, str
+        Magnitude of completeness used and how it was obtained.
+    b, b_method : float, str
+        b-value used and how it was obtained; ``b_estimate`` holds the Aki-Utsu estimate
+        (with its uncertainty) when it was estimated.
+    """
+
+    table: pd.DataFrame
+    features: pd.DataFrame
+    X: np.ndarray
+    spec: FeatureSpec
+    mc: float | None
+    mc_method: str
+    b: float
+    b_method: str
+    b_estimate: BValue | None
+
+
+def prepare_features(
+    table: pd.DataFrame,
+    *,
+    mc: str | float | None = "auto",
+    b: str | float | None = "auto",
+    spec: str | FeatureSpec | Mapping[str, Any] | None = None,
+    df: float | None = None,
+    hypocentral: bool | None = None,
+    workers: int = -1,
+) -> Prepared:
+    """Cut at Mc, fix b and compute the features a model with ``spec`` expects.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A validated catalog (``read_catalog``), any order.
+    mc : 'auto', float or None
+        'auto': maximum curvature + 0.2; a number: used as given; None: no cut.
+    b : 'auto', float or None
+        'auto' or None: the specification's fixed b if it has one, else the Aki-Utsu
+        maximum-likelihood estimate above Mc (with the binning correction); a number: as given.
+    spec : str, FeatureSpec or dict, optional
+        Feature specification (default ``v1``).
+    df, hypocentral : optional
+        Override the specification's fractal dimension and distance kind.
+    workers : int
+        Threads for the neighbour search (-1: all cores).
+    """
+    sp = get_spec(spec)
+    if df is not None:
+        sp = replace(sp, df=float(df))
+    if hypocentral is not None:
+        sp = replace(sp, hypocentral=bool(hypocentral))
+
+    cut, mc_used = apply_completeness(table, mc)
+    if mc is None:
+        mc_method = "none (all events)"
+    elif isinstance(mc, str):
+        mc_method = "maximum curvature + 0.2"
+    else:
+        mc_method = "given"
+
+    b_est: BValue | None = None
+    if b is None or (isinstance(b, str) and b.strip().lower() == "auto"):
+        if sp.b is not None:
+            b_val, b_method = float(sp.b), f"fixed by the '{sp.name}' specification"
+        else:
+            mags = cut["magnitude"].to_numpy(dtype=float)
+            try:
+                b_est = estimate_b(mags, mc_used)
+            except ValueError as exc:
+                raise CatalogError(f"{exc}; give the b-value explicitly") from exc
+            b_val, b_method = b_est.b, "Aki-Utsu maximum likelihood above Mc"
+    else:
+        try:
+            b_val = float(b)
+        except (TypeError, ValueError) as exc:
+            raise CatalogError(f"b must be 'auto' or a number, not {b!r}") from exc
+        if not b_val > 0:
+            raise CatalogError(f"b must be positive, not {b!r}")
+        b_method = "given"
+    sp = replace(sp, b=b_val)
+
+    feats = compute_features(cut, spec=sp, workers=workers)
+    return Prepared(
+        table=cut,
+        features=feats,
+        X=feature_matrix(feats, sp),
+        spec=sp,
+        mc=mc_used,
+        mc_method=mc_method,
+        b=b_val,
+        b_method=b_method,
+        b_estimate=b_est,
+    )
