@@ -134,7 +134,10 @@ class CatalogReport:
             first = self.invalid_examples[0] if self.invalid_examples else ""
             out.append(f"dropped {self.n_invalid_dropped:,} invalid rows, first: {first}")
         if self.n_time_rollovers:
-            out.append(f"rolled over {self.n_time_rollovers:,} times with second=60 or hour=24")
+            n = self.n_time_rollovers
+            out.append(
+                f"rolled over {n:,} time{'s' if n != 1 else ''} written with second=60 or hour=24"
+            )
         if self.depth_missing:
             out.append("no depth column: depth set to 0 km")
         elif self.n_depth_filled:

@@ -139,14 +139,26 @@ class FeatureSpec:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> FeatureSpec:
-        """Inverse of :meth:`to_dict`; unknown keys are an error (a newer spec)."""
-        known = {f for f in cls.__dataclass_fields__}
+        """Inverse of :meth:`to_dict`; unknown keys are an error (a newer spec).
+
+        Fields left out take the values of the built-in specification of the same name, so a
+        partial ``{"name": "aden2021", ...}`` never silently gets ``v1`` choices; a partial
+        dict with an unknown name is an error.
+        """
+        known = set(cls.__dataclass_fields__)
         extra = set(d) - known
         if extra:
             raise ValueError(f"feature specification has unknown fields {sorted(extra)}")
         kw = dict(d)
-        if "features" in kw:
-            kw["features"] = tuple(kw["features"])
+        missing = known - set(kw)
+        if missing:
+            base = SPECS.get(str(kw.get("name", "v1")))
+            if base is None:
+                raise ValueError(
+                    f"feature specification {kw.get('name')!r} lacks fields {sorted(missing)}"
+                )
+            kw = {**base.to_dict(), **kw}
+        kw["features"] = tuple(kw["features"])
         return cls(**kw)
 
 

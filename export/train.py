@@ -1,0 +1,460 @@
+"""Train the shipped forests and the baselines; evaluate everything on the test catalogs.
+
+    python -m export train [--scale full|small] [--work export/work]
+
+Steps (each cached under ``export/work/<scale>/``, skipped when already there):
+
+1. Hyperparameters (``grid.json``): the training catalogs are put in a fixed random order
+   (``PERMUTATION_SEED``); the last 20 % of that order are held out *as whole catalogs* and
+   a forest is fitted on the first 80 % for every ``(min_samples_leaf, max_leaf_nodes)`` of
+   the grid with the largest ``n_estimators``; the smaller ``n_estimators`` are its first
+   trees (scikit-learn draws the per-tree seeds in order, so the first k trees of a forest
+   are the k-tree forest). Each grid point is scored by the median per-catalog accuracy on
+   the held-out catalogs and by its ONNX size. Choice: among points whose worst-case size
+   (``n_trees * (2 max_leaf_nodes - 1)`` nodes at the measured bytes per node) keeps every
+   file <= 8 MB and the five files <= 30 MB, the smallest whose median accuracy is within
+   ``ACCURACY_TOLERANCE`` of the best.
+2. Our forests (``forests/rf_tdXXX.pkl``): v1 features, the chosen hyperparameters, fitted
+   on the first 10, 25, 50, 75 and 100 % of the ordered training catalogs (nested subsets).
+3. Reference-style forest (``forests/reference.pkl``): ``RandomForestClassifier`` with
+   scikit-learn's defaults (100 trees, unbounded depth) on the paper's ``aden2021`` features
+   of the same 100 % training data; its node count, pickle size and fit time are recorded.
+4. NND baseline: per test catalog, ``nnd_threshold`` of its own log10 eta.
+5. ``evaluation.json``: per test catalog, accuracy, precision and recall of the background
+   class, predicted minus true background fraction; summarised by median and 32-68 % band.
+
+Rows without a parent (the first event above Mc of each catalog, NaN features) are left
+out of training; in the evaluation they count as background for every method, since an
+event with no earlier event cannot be triggered by a recorded one. Labels are
+``p_aftershock > 0.5``. ``n_jobs`` never changes the fitted trees, only the wall time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import pickle
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from sklearn.ensemble import RandomForestClassifier
+
+from export.convert import count_nodes, forest_to_onnx, reference_proba
+from export.dataset import (
+    SPLITS,
+    WORK_DIR,
+    CatalogData,
+    build_dataset,
+    load_catalog,
+    load_config,
+)
+from lite_decluster.nnd import nnd_threshold
+
+TD_FRACTIONS = (10, 25, 50, 75, 100)
+PERMUTATION_SEED = 1
+FOREST_SEED = 2021
+REFERENCE_SEED = 2021
+VALIDATION_FRACTION = 0.2
+ACCURACY_TOLERANCE = 0.001
+MAX_FILE_BYTES = 8_000_000
+MAX_TOTAL_BYTES = 30_000_000
+GRIDS = {
+    "full": {
+        "min_samples_leaf": [20, 50, 200],
+        "max_leaf_nodes": [1024, 4096, 16384],
+        "n_estimators": [10, 25, 50],
+        "reference_trees": 100,
+    },
+    "small": {
+        "min_samples_leaf": [5, 20],
+        "max_leaf_nodes": [64, 256],
+        "n_estimators": [3, 5],
+        "reference_trees": 10,
+    },
+}
+
+
+def scale_dir(work: str | Path, scale: str) -> Path:
+    return Path(work) / scale
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=2)
+        f.write("\n")
+    tmp.replace(path)
+
+
+def _read_json(path: Path) -> Any:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _pickle(path: Path, obj: Any) -> int:
+    """Pickle atomically; returns the file size in bytes."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        pickle.dump(obj, f, protocol=pickle.HIGHEST_PROTOCOL)
+    tmp.replace(path)
+    return path.stat().st_size
+
+
+def _unpickle(path: Path) -> Any:
+    with open(path, "rb") as f:
+        return pickle.load(f)  # noqa: S301 - our own cache files
+
+
+def training_order(n_train: int) -> list[int]:
+    """The fixed order of the training catalogs; TD fraction f uses its first f %."""
+    return [int(i) for i in np.random.default_rng(PERMUTATION_SEED).permutation(n_train)]
+
+
+def n_catalogs(fraction: int, n_train: int) -> int:
+    """Number of training catalogs of a TD fraction (in %), at least one."""
+    return max(1, round(fraction * n_train / 100))
+
+
+def stack(cats: Sequence[CatalogData], spec: str = "v1") -> tuple[np.ndarray, np.ndarray]:
+    """Training rows of several catalogs: X float32 [n, 5], y int8 [n]; NaN rows dropped."""
+    xs, ys = [], []
+    for c in cats:
+        X = getattr(c, f"X_{spec}")
+        ok = ~np.isnan(X).any(axis=1)
+        xs.append(X[ok])
+        ys.append(c.aftershock[ok])
+    return np.concatenate(xs), np.concatenate(ys)
+
+
+def make_forest(hp: dict[str, int], n_jobs: int = 2) -> RandomForestClassifier:
+    """Our forest for the given hyperparameters (all else scikit-learn defaults)."""
+    return RandomForestClassifier(
+        n_estimators=int(hp["n_estimators"]),
+        min_samples_leaf=int(hp["min_samples_leaf"]),
+        max_leaf_nodes=int(hp["max_leaf_nodes"]),
+        random_state=FOREST_SEED,
+        n_jobs=n_jobs,
+    )
+
+
+def first_trees(forest: RandomForestClassifier, k: int) -> RandomForestClassifier:
+    """The forest of the first k trees (identical to fitting with n_estimators=k)."""
+    sub = copy.copy(forest)
+    sub.estimators_ = forest.estimators_[:k]
+    sub.n_estimators = k
+    return sub
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def catalog_metrics(aftershock_pred: np.ndarray, aftershock_true: np.ndarray) -> dict[str, float]:
+    """Accuracy, precision and recall of the background class, background-fraction error.
+
+    Both inputs are boolean/0-1 arrays of shape (n,). The error is predicted minus true
+    background fraction. Precision is NaN when no event is predicted background.
+    """
+    pred_bg = ~np.asarray(aftershock_pred, dtype=bool)
+    true_bg = ~np.asarray(aftershock_true, dtype=bool)
+    tp = np.count_nonzero(pred_bg & true_bg)
+    return {
+        "accuracy": float(np.mean(pred_bg == true_bg)),
+        "bg_precision": float(tp / pred_bg.sum()) if pred_bg.any() else float("nan"),
+        "bg_recall": float(tp / true_bg.sum()) if true_bg.any() else float("nan"),
+        "bg_fraction_error": float(pred_bg.mean() - true_bg.mean()),
+    }
+
+
+def summarise(values: Sequence[float]) -> dict[str, float]:
+    """Median and the 32-68 % band of per-catalog values (NaN ignored)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        return {"median": float("nan"), "p32": float("nan"), "p68": float("nan"), "n": 0}
+    p32, med, p68 = np.percentile(v, [32, 50, 68])
+    return {"median": float(med), "p32": float(p32), "p68": float(p68), "n": int(v.size)}
+
+
+def summarise_all(per_catalog: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    keys = per_catalog[0].keys() if per_catalog else []
+    return {k: summarise([m[k] for m in per_catalog]) for k in keys}
+
+
+def forest_labels(proba: Callable[[np.ndarray], np.ndarray], X: np.ndarray) -> np.ndarray:
+    """Aftershock labels p > 0.5; rows with NaN features are background."""
+    ok = ~np.isnan(X).any(axis=1)
+    out = np.zeros(X.shape[0], dtype=bool)
+    if ok.any():
+        out[ok] = proba(X[ok]) > 0.5
+    return out
+
+
+def nnd_labels(log10_eta: np.ndarray) -> tuple[np.ndarray, float | None]:
+    """NND baseline of one catalog: aftershock when log10 eta < its own threshold.
+
+    Returns the labels and the threshold (None, all background, if the density has no
+    second mode).
+    """
+    try:
+        thr = nnd_threshold(log10_eta)
+    except ValueError:
+        return np.zeros(log10_eta.shape[0], dtype=bool), None
+    with np.errstate(invalid="ignore"):
+        return np.asarray(log10_eta < thr), thr
+
+
+def evaluate_forest(
+    forest: RandomForestClassifier, cats: Sequence[CatalogData], spec: str = "v1"
+) -> list[dict[str, float]]:
+    """Per-catalog metrics; probabilities from ``reference_proba`` (reproducible order)."""
+    out = []
+    for c in cats:
+        X = getattr(c, f"X_{spec}")
+        pred = forest_labels(lambda x: reference_proba(forest, x), X)
+        out.append(catalog_metrics(pred, c.aftershock))
+    return out
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def grid_search(
+    cats: Sequence[CatalogData], order: list[int], grid: dict, cache: Path, log=print
+) -> dict[str, Any]:
+    """Hyperparameter grid on held-out whole catalogs (see the module docstring)."""
+    path = cache / "grid.json"
+    if path.exists():
+        return _read_json(path)
+    n_val = max(1, round(VALIDATION_FRACTION * len(order)))
+    fit_idx, val_idx = order[:-n_val], order[-n_val:]
+    X, y = stack([cats[i] for i in fit_idx])
+    val = [cats[i] for i in val_idx]
+    n_max = max(grid["n_estimators"])
+    points = []
+    for msl in grid["min_samples_leaf"]:
+        for mln in grid["max_leaf_nodes"]:
+            t0 = time.perf_counter()
+            forest = make_forest(
+                {"n_estimators": n_max, "min_samples_leaf": msl, "max_leaf_nodes": mln}
+            ).fit(X, y)
+            fit_s = time.perf_counter() - t0
+            for k in grid["n_estimators"]:
+                sub = first_trees(forest, k)
+                n_bytes = forest_to_onnx(sub, feature_names=[f"f{i}" for i in range(5)]).ByteSize()
+                nodes = count_nodes(sub)
+                worst_nodes = k * (2 * mln - 1)
+                worst_bytes = int(np.ceil(worst_nodes * n_bytes / nodes))
+                acc = summarise([m["accuracy"] for m in evaluate_forest(sub, val)])
+                points.append(
+                    {
+                        "n_estimators": k,
+                        "min_samples_leaf": msl,
+                        "max_leaf_nodes": mln,
+                        "val_accuracy": acc,
+                        "n_nodes": nodes,
+                        "onnx_bytes": n_bytes,
+                        "worst_case_bytes": worst_bytes,
+                        "feasible": worst_bytes <= MAX_FILE_BYTES
+                        and len(TD_FRACTIONS) * worst_bytes <= MAX_TOTAL_BYTES,
+                        "fit_seconds_full_forest": fit_s,
+                    }
+                )
+                log(
+                    f"  grid msl={msl} mln={mln} trees={k}: acc {acc['median']:.4f} "
+                    f"nodes {nodes:,} onnx {n_bytes / 1e6:.2f} MB (worst {worst_bytes / 1e6:.2f})"
+                )
+    feasible = [p for p in points if p["feasible"]]
+    if not feasible:
+        raise RuntimeError("no grid point satisfies the size limits")
+    best = max(p["val_accuracy"]["median"] for p in feasible)
+    near = [p for p in feasible if p["val_accuracy"]["median"] >= best - ACCURACY_TOLERANCE]
+    chosen = min(near, key=lambda p: (p["onnx_bytes"], -p["val_accuracy"]["median"]))
+    result = {
+        "fit_catalogs": fit_idx,
+        "validation_catalogs": val_idx,
+        "fit_rows": int(X.shape[0]),
+        "rule": (
+            f"feasible (worst case <= {MAX_FILE_BYTES / 1e6:g} MB per file and "
+            f"<= {MAX_TOTAL_BYTES / 1e6:g} MB for {len(TD_FRACTIONS)} files), then the smallest "
+            f"ONNX file with median validation accuracy within {ACCURACY_TOLERANCE} of the best"
+        ),
+        "best_feasible_accuracy": best,
+        "points": points,
+        "chosen": {k: chosen[k] for k in ("n_estimators", "min_samples_leaf", "max_leaf_nodes")},
+    }
+    _write_json(path, result)
+    return result
+
+
+def train_fractions(
+    cats: Sequence[CatalogData], order: list[int], hp: dict[str, int], cache: Path, log=print
+) -> dict[int, dict[str, Any]]:
+    """Fit (or load) the forest of every TD fraction; returns {fraction: info with 'forest'}."""
+    out = {}
+    for frac in TD_FRACTIONS:
+        name = f"rf_td{frac:03d}"
+        pkl, meta_path = cache / "forests" / f"{name}.pkl", cache / "forests" / f"{name}.json"
+        idx = order[: n_catalogs(frac, len(order))]
+        if pkl.exists() and meta_path.exists() and _read_json(meta_path)["hyperparameters"] == hp:
+            forest, info = _unpickle(pkl), _read_json(meta_path)
+        else:
+            X, y = stack([cats[i] for i in idx])
+            t0 = time.perf_counter()
+            forest = make_forest(hp).fit(X, y)
+            info = {
+                "name": name,
+                "td_fraction": frac,
+                "catalogs": idx,
+                "rows": int(X.shape[0]),
+                "aftershock_share": float(y.mean()),
+                "hyperparameters": hp,
+                "random_state": FOREST_SEED,
+                "fit_seconds": time.perf_counter() - t0,
+                "n_nodes": count_nodes(forest),
+            }
+            _pickle(pkl, forest)
+            _write_json(meta_path, info)
+            log(f"  {name}: {len(idx)} catalogs, {X.shape[0]:,} rows, {info['n_nodes']:,} nodes")
+        out[frac] = {**info, "forest": forest}
+    return out
+
+
+def train_reference(
+    cats: Sequence[CatalogData], order: list[int], n_trees: int, cache: Path, log=print
+) -> tuple[RandomForestClassifier | None, dict[str, Any]]:
+    """Fit (or describe the cached) reference-style forest; the forest is None when cached."""
+    pkl, meta_path = cache / "forests" / "reference.pkl", cache / "forests" / "reference.json"
+    if pkl.exists() and meta_path.exists():
+        return None, _read_json(meta_path)
+    X, y = stack([cats[i] for i in order], spec="aden2021")
+    forest = RandomForestClassifier(n_estimators=n_trees, random_state=REFERENCE_SEED, n_jobs=2)
+    t0 = time.perf_counter()
+    forest.fit(X, y)
+    fit_s = time.perf_counter() - t0
+    info = {
+        "name": "reference",
+        "features": "aden2021",
+        "catalogs": list(order),
+        "rows": int(X.shape[0]),
+        "n_trees": n_trees,
+        "settings": "RandomForestClassifier defaults (unbounded depth, max_features='sqrt')",
+        "random_state": REFERENCE_SEED,
+        "fit_seconds": fit_s,
+        "n_nodes": count_nodes(forest),
+    }
+    info["pickle_bytes"] = _pickle(pkl, forest)
+    info["pickle_path"] = str(pkl)
+    log(
+        f"  reference: {info['n_nodes']:,} nodes, pickle {info['pickle_bytes'] / 1e6:.0f} MB, "
+        f"fit {fit_s:.0f} s"
+    )
+    _write_json(meta_path, info)
+    return forest, info
+
+
+def evaluate(
+    fractions: dict[int, dict[str, Any]],
+    reference: RandomForestClassifier | None,
+    test: Sequence[CatalogData],
+    cache: Path,
+    log=print,
+) -> dict[str, Any]:
+    """Per-catalog test metrics of every model and baseline (cached per method)."""
+    path = cache / "evaluation.json"
+    ev = _read_json(path) if path.exists() else {"per_catalog": {}, "summary": {}}
+    hp = next(iter(fractions.values()))["hyperparameters"]
+    if ev.get("hyperparameters") != hp:  # forests refitted: their cached scores are stale
+        keep = ("reference", "nnd")
+        ev["per_catalog"] = {k: v for k, v in ev["per_catalog"].items() if k in keep}
+        ev["hyperparameters"] = hp
+    for info in fractions.values():
+        name = info["name"]
+        if name not in ev["per_catalog"]:
+            ev["per_catalog"][name] = evaluate_forest(info["forest"], test)
+    if "reference" not in ev["per_catalog"]:
+        forest = reference if reference is not None else _unpickle(cache / "forests/reference.pkl")
+        per = []
+        for c in test:  # 0/1 leaves: the float sum is exact in any order, so n_jobs is safe
+            pred = forest_labels(lambda x: forest.predict_proba(x)[:, 1], c.X_aden2021)
+            per.append(catalog_metrics(pred, c.aftershock))
+        ev["per_catalog"]["reference"] = per
+        del forest
+    if "nnd" not in ev["per_catalog"]:
+        per, thresholds = [], []
+        for c in test:
+            pred, thr = nnd_labels(c.log10_eta)
+            per.append(catalog_metrics(pred, c.aftershock))
+            thresholds.append(thr)
+        ev["per_catalog"]["nnd"] = per
+        ev["nnd_thresholds"] = thresholds
+    ev["summary"] = {k: summarise_all(v) for k, v in ev["per_catalog"].items()}
+    _write_json(path, ev)
+    for k, s in ev["summary"].items():
+        a = s["accuracy"]
+        log(f"  test {k}: accuracy {a['median']:.4f} [{a['p32']:.4f}, {a['p68']:.4f}]")
+    return ev
+
+
+def run(scale: str = "full", work: str | Path = WORK_DIR, log=print) -> dict[str, Any]:
+    """Dataset -> grid -> fractions -> reference -> evaluation; returns everything built.
+
+    Keys: ``train``/``test`` (lists of CatalogData), ``order``, ``grid``, ``fractions``,
+    ``reference`` (info dict), ``evaluation``, ``timings`` (seconds per step of this call).
+    """
+    cache = scale_dir(work, scale)
+    timings: dict[str, float] = {}
+    t0 = time.perf_counter()
+    paths = build_dataset(scale, work, log=log)
+    data = {s: [load_catalog(p) for p in paths[s]] for s in SPLITS}
+    timings["dataset"] = time.perf_counter() - t0
+    order = training_order(len(data["train"]))
+    grid = GRIDS[scale]
+
+    t0 = time.perf_counter()
+    g = grid_search(data["train"], order, grid, cache, log=log)
+    timings["grid"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    fractions = train_fractions(data["train"], order, g["chosen"], cache, log=log)
+    timings["fractions"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ref_forest, ref_info = train_reference(
+        data["train"], order, grid["reference_trees"], cache, log=log
+    )
+    timings["reference"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ev = evaluate(fractions, ref_forest, data["test"], cache, log=log)
+    del ref_forest
+    timings["evaluation"] = time.perf_counter() - t0
+    return {
+        **data,
+        "order": order,
+        "grid": g,
+        "fractions": fractions,
+        "reference": ref_info,
+        "evaluation": ev,
+        "timings": timings,
+        "config": load_config(),
+    }
+
+
+def cli(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] == "train":
+        argv = argv[1:]
+    parser = argparse.ArgumentParser(
+        prog="python -m export train", description="Grid, forests, baselines and evaluation."
+    )
+    parser.add_argument("--scale", choices=("full", "small"), default="full")
+    parser.add_argument("--work", default=str(WORK_DIR), help="cache folder (export/work)")
+    args = parser.parse_args(argv)
+    res = run(args.scale, args.work)
+    print(json.dumps({"chosen": res["grid"]["chosen"], "timings": res["timings"]}, indent=2))
+    return 0

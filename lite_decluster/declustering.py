@@ -1,0 +1,562 @@
+"""Decluster a catalog: read -> nearest-neighbour features -> classify, one row out per row in.
+
+Two methods:
+
+- ``forest`` (default): the Random Forest of Aden-Antoniow, Frank & Seydoux (2021), shipped as
+  ONNX, scores every event above Mc that has an earlier event; ``p_aftershock`` is the forest's
+  probability and ``label`` is ``aftershock`` when ``p_aftershock > threshold``.
+- ``nnd-threshold``: the classic Zaliapin & Ben-Zion (2013) split of log10 eta at the density
+  minimum between its two modes (:func:`lite_decluster.nnd.nnd_threshold`); no model,
+  ``p_aftershock`` left empty.
+
+Every input row comes back, in input order, with a ``reason`` saying why a row has no label
+(see :data:`RESULT_COLUMNS`). The first event above Mc (and any event sharing its origin time)
+has no earlier event, hence no nearest neighbour and no features: it cannot have been triggered
+by anything in the catalog, so it is labelled ``background`` without a probability, with the
+reason ``first event: no earlier event``. NaN features never reach the model.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from lite_decluster.catalog import LoadedCatalog, load_catalog
+from lite_decluster.features import get_spec
+from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, load_model
+from lite_decluster.nnd import nnd_threshold
+from lite_decluster.pipeline import Prepared, prepare_features
+
+__all__ = [
+    "COLUMN_OPTIONS",
+    "METHODS",
+    "RESULT_COLUMNS",
+    "DeclusterError",
+    "RunInfo",
+    "decluster",
+    "run_decluster",
+]
+
+METHODS = ("forest", "nnd-threshold")
+
+#: Columns added to the input's own columns, in this order:
+#: ``p_aftershock`` (float, forest probability; empty when not scored), ``label``
+#: ('background', 'aftershock' or empty), ``parent_row`` (0-based data row of the nearest
+#: neighbour in the input), ``parent_id`` (its event id, when the catalog has ids), ``eta``
+#: (nearest-neighbour distance, days * km**df), ``T`` (rescaled time, days), ``R`` (rescaled
+#: distance, km**df), ``dm`` (parent minus event magnitude), ``n_siblings``, ``n_offspring``
+#: (other children of the parent, children of the event) and ``reason`` (empty when labelled
+#: from the features; otherwise why not: 'not an earthquake (qb)', 'invalid: ...', 'below Mc
+#: 2.7', 'first event: no earlier event').
+RESULT_COLUMNS = (
+    "p_aftershock",
+    "label",
+    "parent_row",
+    "parent_id",
+    "eta",
+    "T",
+    "R",
+    "dm",
+    "n_siblings",
+    "n_offspring",
+    "reason",
+)
+_FEATURE_OUT = ("eta", "T", "R", "dm", "n_siblings", "n_offspring")
+
+#: Keys accepted in ``columns=``: canonical column -> the input's column name.
+COLUMN_OPTIONS = (
+    "time", "latitude", "longitude", "depth", "magnitude", "event_id", "event_type", "x", "y",
+)  # fmt: skip
+
+FIRST_EVENT = "first event: no earlier event"
+_PROGRESS_BATCH = 20_000
+_B_PLAUSIBLE = (0.7, 1.5)  # b-values outside this range usually mean a wrong Mc
+BACKGROUND, AFTERSHOCK = "background", "aftershock"
+
+Progress = Callable[[str, int, int], object]
+
+
+class DeclusterError(ValueError):
+    """Arguments or data that make declustering impossible (bad method, threshold, no NND mode)."""
+
+
+@dataclass
+class RunInfo:
+    """What a declustering run did: counts, magnitudes, model, timings.
+
+    Counts are input rows. ``n_classified`` = ``n_background + n_aftershock`` rows with a label,
+    of which ``n_first`` had no earlier event (labelled background without a probability).
+    Times are wall-clock seconds per stage (``read``, ``model``, ``features``, ``predict`` or
+    ``classify`` for the NND method;
+    the command line adds ``write``).
+    """
+
+    source: str
+    method: str
+    n_rows: int = 0
+    format: str = ""
+    n_type_dropped: int = 0
+    type_counts: dict[str, int] = field(default_factory=dict)
+    n_invalid_dropped: int = 0
+    n_below_mc: int = 0
+    n_classified: int = 0
+    n_first: int = 0
+    n_background: int = 0
+    n_aftershock: int = 0
+    mc: float | None = None
+    mc_method: str = ""
+    b: float | None = None
+    b_method: str = ""
+    b_sigma: float | None = None
+    b_n: int | None = None
+    threshold: float | None = None
+    nnd_threshold: float | None = None
+    model_name: str | None = None
+    model_td_fraction: float | None = None
+    model_sha256: str | None = None
+    model_path: str | None = None
+    feature_spec: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    catalog_notes: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def background_fraction(self) -> float | None:
+        """Background share of the labelled events (None when none was labelled)."""
+        return self.n_background / self.n_classified if self.n_classified else None
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict (stored in ``result.attrs["run"]``)."""
+        d = asdict(self)
+        d["background_fraction"] = self.background_fraction
+        return d
+
+    def lines(self) -> list[str]:
+        """Human summary, one item per line (what ``lite-decluster run`` prints on stderr)."""
+        out = [f"read        {self.n_rows:,} rows ({self.format}) from {self.source}"]
+        filtered = []
+        if self.n_type_dropped:
+            kinds = ", ".join(f"{k} {v:,}" for k, v in self.type_counts.items())
+            filtered.append(f"{self.n_type_dropped:,} not earthquakes ({kinds})")
+        if self.n_invalid_dropped:
+            filtered.append(f"{self.n_invalid_dropped:,} invalid")
+        if self.mc is not None:
+            filtered.append(f"{self.n_below_mc:,} below Mc {self.mc:g}")
+        out.append("filtered    " + (", ".join(filtered) if filtered else "none"))
+        out.extend(f"            {note}" for note in self.catalog_notes)
+        bg = self.background_fraction
+        rule = (
+            f"p_aftershock > {self.threshold:g}" if self.method == "forest"
+            else f"log10 eta < {self.nnd_threshold:.2f}"
+        )
+        out.append(
+            f"classified  {self.n_classified:,} events: {self.n_background:,} background"
+            + (f" ({bg:.1%})" if bg is not None else "")
+            + f", {self.n_aftershock:,} aftershocks ({rule})"
+        )
+        if self.n_first:
+            out.append(f"            {self.n_first:,} with no earlier event: labelled background")
+        if self.mc is None:
+            out.append("Mc          none: every event kept")
+        else:
+            out.append(f"Mc          {self.mc:.2f} ({self.mc_method})")
+        b_text = f"{self.b:.3f}" if self.b is not None else "-"
+        if self.b_sigma is not None:
+            b_text += f" ± {self.b_sigma:.3f}"
+        extra = f", {self.b_n:,} events" if self.b_n else ""
+        out.append(f"b           {b_text} ({self.b_method}{extra})")
+        if self.method == "forest":
+            td = self.model_td_fraction
+            td_text = f", TD fraction {td:g}%" if td is not None else ""
+            out.append(
+                f"model       {self.model_name}{td_text}, sha256 {(self.model_sha256 or '')[:12]}"
+            )
+        else:
+            out.append("method      NND threshold on log10 eta (Zaliapin & Ben-Zion 2013)")
+        out.append("features    " + _describe_spec(self.feature_spec))
+        out.extend(f"note        {note}" for note in self.notes)
+        times = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
+        out.append(f"time        {times} (total {sum(self.timings.values()):.2f} s)")
+        return out
+
+
+def _describe_spec(spec: Mapping[str, Any]) -> str:
+    if not spec:
+        return "-"
+    if spec.get("distance") == "euclidean_degrees":
+        dist = "epicentral distance in degrees"
+    else:
+        dist = ("hypocentral" if spec.get("hypocentral") else "epicentral") + " distance in km"
+    return f"spec {spec.get('name')}, {dist}, df {spec.get('df'):g}, q {spec.get('q'):g}"
+
+
+def _check_args(
+    method: str, threshold: float, df: float | None, columns: Mapping[str, str] | None
+) -> str:
+    m = str(method).strip().lower().replace("_", "-")
+    if m not in METHODS:
+        raise DeclusterError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
+    if not isinstance(threshold, (int, float, np.floating)) or not 0.0 <= threshold < 1.0:
+        raise DeclusterError(f"threshold must be a probability in [0, 1), got {threshold!r}")
+    if df is not None and not (isinstance(df, (int, float, np.floating)) and df > 0):
+        raise DeclusterError(f"df must be a positive number (dimensionless), got {df!r}")
+    unknown = sorted(set(columns or {}) - set(COLUMN_OPTIONS))
+    if unknown:
+        raise DeclusterError(
+            f"unknown column option(s) {unknown}; expected among {', '.join(COLUMN_OPTIONS)}"
+        )
+    return m
+
+
+def run_decluster(
+    catalog: str | os.PathLike[str] | pd.DataFrame,
+    model: Model | int | str | os.PathLike[str] | None = None,
+    *,
+    method: str = "forest",
+    mc: str | float | None = "auto",
+    b: str | float | None = "auto",
+    df: float | None = None,
+    hypocentral: bool | None = None,
+    threshold: float = 0.5,
+    threads: int | None = None,
+    skip_invalid: bool = False,
+    event_types: Sequence[str] | str | None = ("earthquake", "eq"),
+    columns: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    models_directory: str | os.PathLike[str] | None = None,
+) -> tuple[pd.DataFrame, RunInfo]:
+    """Decluster a catalog and report what was done; see :func:`decluster` for the arguments.
+
+    Returns
+    -------
+    (result, info)
+        ``result`` as described in :func:`decluster`; ``info`` a :class:`RunInfo`.
+    """
+    method = _check_args(method, threshold, df, columns)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = now - clock
+        clock = now
+
+    def tick(stage: str, done: int = 0, total: int = 0) -> None:
+        if progress is not None:
+            progress(stage, done, total)
+
+    tick("read")
+    loaded = load_catalog(
+        catalog, skip_invalid=skip_invalid, event_types=event_types, **dict(columns or {})
+    )
+    lap("read")
+
+    loaded_model: Model | None = None
+    if method == "forest":
+        tick("model")
+        loaded_model = (
+            model if isinstance(model, Model)
+            else load_model(model, threads=threads, directory=models_directory)
+        )
+        lap("model")
+        if not loaded_model.spec_dict:
+            raise ModelError(
+                f"model {loaded_model.name} has no feature specification in its manifest: "
+                "its features cannot be reproduced"
+            )
+        try:
+            spec: Any = get_spec(loaded_model.spec_dict)
+        except (TypeError, ValueError) as exc:
+            raise ModelError(
+                f"model {loaded_model.name}: unusable feature specification in its manifest: "
+                f"{exc}"
+            ) from exc
+    else:
+        spec = "v1"
+
+    tick("features")
+    prep = prepare_features(
+        loaded.table, mc=mc, b=b, spec=spec, df=df, hypocentral=hypocentral,
+        workers=threads if threads else -1,
+    )
+    lap("features")
+
+    info = _start_info(loaded, prep, method, loaded_model)
+    has_parent = prep.features["parent"].to_numpy() >= 0
+    p = np.full(len(prep.table), np.nan)
+    if loaded_model is not None:
+        info.threshold = float(threshold)
+        _note_spec_overrides(info, loaded_model, df, hypocentral)
+        # Only rows with finite features are scored: the forest would route NaN silently.
+        ok = has_parent & np.isfinite(prep.X).all(axis=1)
+        if ok.any():
+            p[ok] = loaded_model.predict_proba(
+                prep.X[ok],
+                # Smaller batches only so that a progress bar moves; same probabilities.
+                batch_size=_PROGRESS_BATCH if progress is not None else DEFAULT_BATCH,
+                progress=lambda done, total: tick("predict", done, total),
+            )
+        aftershock = p > threshold
+        lap("predict")
+    else:
+        log_eta = prep.features["log10_eta"].to_numpy(dtype=float)
+        try:
+            cut = nnd_threshold(log_eta[has_parent])
+        except ValueError as exc:
+            raise DeclusterError(f"NND threshold method: {exc}") from exc
+        info.nnd_threshold = cut
+        ok = has_parent & np.isfinite(log_eta)
+        aftershock = ok & (log_eta < cut)
+        lap("classify")
+
+    result = _assemble(loaded, prep, p, aftershock, ok, has_parent, info)
+    info.timings = timings
+    return result, info
+
+
+def decluster(
+    catalog: str | os.PathLike[str] | pd.DataFrame,
+    model: Model | int | str | os.PathLike[str] | None = None,
+    *,
+    method: str = "forest",
+    mc: str | float | None = "auto",
+    b: str | float | None = "auto",
+    df: float | None = None,
+    hypocentral: bool | None = None,
+    threshold: float = 0.5,
+    threads: int | None = None,
+    skip_invalid: bool = False,
+    event_types: Sequence[str] | str | None = ("earthquake", "eq"),
+    columns: Mapping[str, str] | None = None,
+    progress: Progress | None = None,
+    models_directory: str | os.PathLike[str] | None = None,
+) -> pd.DataFrame:
+    """Label every event of a catalog as background or aftershock.
+
+    Parameters
+    ----------
+    catalog : path or DataFrame
+        Any format :func:`lite_decluster.catalog.load_catalog` reads (ComCat, SCSN, INGV,
+        generic delimited text, projected x/y km with time in days; .gz/.xz/.bz2 too).
+    model : None, 10/25/50/75/100, 'rf_td025', path to an .onnx, or a loaded ``Model``
+        None is the manifest's default. Ignored by ``method='nnd-threshold'``.
+    method : 'forest' or 'nnd-threshold'
+    mc : 'auto', float or None
+        Magnitude of completeness (magnitude units): 'auto' is maximum curvature + 0.2,
+        None keeps every event. Events below Mc are returned unlabelled.
+    b : 'auto' or float
+        Gutenberg-Richter b-value of the metric: 'auto' is the Aki-Utsu estimate above Mc
+        (unless the model's feature specification fixes b).
+    df : float, optional
+        Fractal dimension of epicentres (dimensionless), overriding the model's (1.6 for
+        ``v1``); the forest was trained with its own value, so change it knowingly.
+    hypocentral : bool, optional
+        Hypocentral instead of epicentral distance (needs depths in km).
+    threshold : float
+        Probability above which an event is an aftershock (forest only), in [0, 1).
+    threads : int, optional
+        Threads for onnxruntime and the neighbour search (default: all cores).
+    skip_invalid : bool
+        Leave invalid rows unlabelled (reason 'invalid: ...') instead of failing.
+    event_types : types kept when the catalog has a type column (case-insensitive); None keeps
+        all rows. Other rows come back unlabelled with the reason 'not an earthquake (TYPE)'.
+    columns : dict, optional
+        Input column to use for a canonical column, e.g. ``{"magnitude": "ML"}``; keys among
+        :data:`COLUMN_OPTIONS`.
+    progress : callable(stage, done, total), optional
+        Called at the start of each stage and during prediction (total 0: unknown).
+    models_directory : path, optional
+        Folder with ``manifest.json`` to load models from (default: the shipped models).
+
+    Returns
+    -------
+    DataFrame
+        One row per input data row, in input order (the input's index for a DataFrame): the
+        input's columns (a column whose name clashes with a result column is renamed
+        ``NAME_input``) followed by :data:`RESULT_COLUMNS`. ``attrs["run"]`` holds
+        :meth:`RunInfo.to_dict` (counts, Mc, b, model, timings).
+
+    Raises
+    ------
+    CatalogError, ModelError, DeclusterError
+        Bad input, model or arguments (all subclasses of ValueError).
+    """
+    result, info = run_decluster(
+        catalog, model, method=method, mc=mc, b=b, df=df, hypocentral=hypocentral,
+        threshold=threshold, threads=threads, skip_invalid=skip_invalid,
+        event_types=event_types, columns=columns, progress=progress,
+        models_directory=models_directory,
+    )
+    result.attrs["run"] = info.to_dict()
+    return result
+
+
+def _start_info(
+    loaded: LoadedCatalog, prep: Prepared, method: str, model: Model | None
+) -> RunInfo:
+    rep = loaded.report
+    info = RunInfo(
+        source=rep.source,
+        method=method,
+        n_rows=rep.n_rows,
+        format=rep.format,
+        n_type_dropped=rep.n_type_dropped,
+        type_counts=dict(rep.type_counts),
+        n_invalid_dropped=rep.n_invalid_dropped,
+        n_below_mc=len(loaded.table) - len(prep.table),
+        mc=prep.mc,
+        mc_method=prep.mc_method,
+        b=prep.b,
+        b_method=prep.b_method,
+        feature_spec=prep.spec.to_dict(),
+    )
+    # The catalog report's extra remarks (rollovers, duplicates, sorting, depths).
+    skip = ("read ", "dropped ", "kept ")
+    info.catalog_notes = [line for line in rep.lines() if not line.startswith(skip)]
+    if prep.b_estimate is not None:
+        info.b_sigma = float(prep.b_estimate.sigma)
+        info.b_n = int(prep.b_estimate.n)
+        if not _B_PLAUSIBLE[0] <= prep.b <= _B_PLAUSIBLE[1]:
+            # Usually an Mc that is too low for part of the catalog (completeness that
+            # changes with time or place), which also distorts the metric.
+            info.notes.append(
+                f"b = {prep.b:.2f} is outside the usual {_B_PLAUSIBLE[0]}-{_B_PLAUSIBLE[1]}: "
+                "check Mc (completeness may vary in time or space; try --mc VALUE or --b VALUE)"
+            )
+    if model is not None:
+        info.model_name = model.name
+        td = model.entry.get("td_fraction")
+        info.model_td_fraction = float(td) if td is not None else None
+        info.model_sha256 = model.sha256
+        info.model_path = str(model.path)
+    return info
+
+
+def _note_spec_overrides(
+    info: RunInfo, model: Model, df: float | None, hypocentral: bool | None
+) -> None:
+    """Warn when the metric differs from the one the forest was trained on."""
+    trained = get_spec(model.spec_dict)
+    if df is not None and float(df) != trained.df:
+        info.notes.append(
+            f"df {df:g} differs from the model's training value {trained.df:g}: "
+            "probabilities may be biased"
+        )
+    if hypocentral is not None and bool(hypocentral) != trained.hypocentral:
+        kind = "hypocentral" if hypocentral else "epicentral"
+        info.notes.append(f"{kind} distance differs from the model's training setting")
+
+
+def _restore_integers(raw: pd.DataFrame) -> pd.DataFrame:
+    """Integer columns with gaps back to (nullable) integers.
+
+    pandas reads an integer column with missing values as float, so '6' would be written
+    back as '6.0'. A float column read from text that has gaps and only whole values was
+    such a column (with no gaps pandas would have kept integers).
+    """
+    fixed = {}
+    for col in raw.columns:
+        s = raw[col]
+        if not pd.api.types.is_float_dtype(s.dtype):
+            continue
+        v = s.to_numpy(dtype=float)
+        nan = np.isnan(v)
+        if nan.any() and not nan.all() and np.all(v[~nan] == np.round(v[~nan])) and \
+                np.all(np.abs(v[~nan]) < 2**53):
+            fixed[col] = pd.array(np.where(nan, 0, v).astype(np.int64), dtype="Int64")
+            fixed[col][nan] = pd.NA
+    if not fixed:
+        return raw
+    out = raw.copy()
+    for col, arr in fixed.items():
+        out[col] = arr
+    return out
+
+
+def _assemble(
+    loaded: LoadedCatalog,
+    prep: Prepared,
+    p: np.ndarray,
+    aftershock: np.ndarray,
+    scored: np.ndarray,
+    has_parent: np.ndarray,
+    info: RunInfo,
+) -> pd.DataFrame:
+    """The input rows in input order with the result columns (see RESULT_COLUMNS).
+
+    ``p``, ``aftershock``, ``scored``, ``has_parent``: arrays over ``prep.table`` rows.
+    """
+    raw = loaded.raw
+    n = len(raw)
+    reason = np.full(n, "", dtype=object)
+    label = np.full(n, None, dtype=object)
+    prob = np.full(n, np.nan)
+    parent_row = np.full(n, -1, dtype=np.int64)
+    feats = {k: np.full(n, np.nan) for k in _FEATURE_OUT}
+
+    drop = loaded.dropped
+    reason[drop["row"].to_numpy()] = drop["reason"].to_numpy(dtype=object)
+    if prep.mc is not None:
+        reason[loaded.table["row"].to_numpy()] = f"below Mc {prep.mc:g}"  # overwritten below
+
+    rows = prep.table["row"].to_numpy()
+    parent = prep.features["parent"].to_numpy()
+    reason[rows] = ""
+    reason[rows[~has_parent]] = FIRST_EVENT
+    reason[rows[has_parent & ~scored]] = "features not finite"
+    prob[rows] = p
+    lab = np.where(aftershock, AFTERSHOCK, BACKGROUND).astype(object)
+    lab[has_parent & ~scored] = None
+    label[rows] = lab
+    parent_row[rows[has_parent]] = rows[parent[has_parent]]
+    for k in _FEATURE_OUT:
+        feats[k][rows] = prep.features[k].to_numpy(dtype=float)
+
+    parent_id = pd.Series(pd.NA, index=range(n), dtype="string")
+    if "event_id" in prep.table:
+        ids = prep.table["event_id"].astype("string").to_numpy()
+        child = rows[has_parent]
+        parent_id.iloc[child] = ids[parent[has_parent]]
+
+    added = pd.DataFrame(
+        {
+            "p_aftershock": prob,
+            "label": pd.array(label, dtype="string"),
+            "parent_row": pd.array(np.where(parent_row >= 0, parent_row, 0), dtype="Int64"),
+            "parent_id": parent_id.to_numpy(),
+            **feats,
+            "reason": pd.array(reason, dtype="string"),
+        },
+        index=raw.index,
+    )
+    added["parent_row"] = added["parent_row"].mask(parent_row < 0)
+    for k in ("n_siblings", "n_offspring"):
+        v = feats[k]
+        finite = v[np.isfinite(v)]
+        if np.array_equal(finite, np.round(finite)):  # plain counts (not rate-scaled): integers
+            added[k] = pd.array(np.where(np.isfinite(v), v, 0), dtype="Int64")
+            added[k] = added[k].mask(~np.isfinite(v))
+    added["parent_id"] = added["parent_id"].astype("string")
+
+    if info.source != "<DataFrame>":
+        raw = _restore_integers(raw)
+    clash = [c for c in raw.columns if str(c) in RESULT_COLUMNS]
+    base = raw.rename(columns={c: f"{c}_input" for c in clash}) if clash else raw
+    if clash:
+        info.notes.append(
+            "input columns renamed to avoid clashes: "
+            + ", ".join(f"{c} -> {c}_input" for c in clash)
+        )
+    labelled = np.asarray([x is not None for x in label])
+    info.n_classified = int(labelled.sum())
+    info.n_aftershock = int(np.sum(label == AFTERSHOCK))
+    info.n_background = info.n_classified - info.n_aftershock
+    info.n_first = int((~has_parent).sum())
+    return pd.concat([base, added], axis=1)
