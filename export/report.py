@@ -2,7 +2,7 @@
 
     python -m export report [--scale full] [--models models_onnx] [--work export/work]
                             [--scsn /work/shared/data/scsn_socal_1932_2026_M2.5.csv]
-                            [--timings export/work/full/build_timings.json]
+                            [--timings export/work/full/build_timings_empty_cache.json]
 
 Reads ``export/work/<scale>/`` (``grid.json``, ``evaluation.json``, ``forests/*.json``,
 ``build_timings.json``) and the manifest, runs every shipped model (through
@@ -23,7 +23,20 @@ from typing import Any
 import numpy as np
 
 from export.dataset import WORK_DIR, load_config
-from export.train import GRIDS, TD_FRACTIONS, _read_json, _write_json, nnd_labels, scale_dir
+from export.train import (
+    GRIDS,
+    PERMUTATION_SEED,
+    TD_FRACTIONS,
+    _read_json,
+    _write_json,
+    forest_labels,
+    make_forest,
+    n_catalogs,
+    nnd_labels,
+    scale_dir,
+    stack,
+    training_weights,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "models.md"
@@ -31,6 +44,62 @@ FIG_DIR = REPO / "docs" / "figures"
 SCSN = Path("/work/shared/data/scsn_socal_1932_2026_M2.5.csv")
 SCSN_START = "1981-01-01"
 SCSN_MC = 2.5
+SENSITIVITY_SEEDS = (2, 3, 4)  # other training orders for the 10 % subset
+
+
+def _scsn_prepared(scsn_path: Path):
+    """SCSN above M 2.5 since 1981 through ``prepare_features`` (as a user's run)."""
+    import pandas as pd
+
+    from lite_decluster.catalog import read_catalog
+    from lite_decluster.pipeline import prepare_features
+
+    table = read_catalog(scsn_path)
+    table = table[table["time"] >= pd.Timestamp(SCSN_START, tz="UTC")].reset_index(drop=True)
+    return prepare_features(table, mc=SCSN_MC, b="auto")
+
+
+def scsn_sensitivity(models_dir: Path, scsn_path: Path, work: Path, scale: str) -> dict:
+    """How much the 10 % model's SCSN agreement depends on which catalogs it got.
+
+    For the shipped training order and ``SENSITIVITY_SEEDS`` other orders, fits the 10 %
+    forest (shipped hyperparameters) with and without the training weights and compares
+    its SCSN labels with the 100 % forest trained the same way (weighted: the shipped
+    rf_td100). Cached in ``scsn_sensitivity.json`` per rf_td100 sha256.
+    """
+    from export.dataset import dataset_dir, load_catalog
+    from lite_decluster.model import load_manifest, load_model
+
+    cache = scale_dir(work, scale)
+    entries = {e["name"]: e for e in load_manifest(models_dir)["models"]}
+    sha = entries["rf_td100"]["sha256"]
+    path = cache / "scsn_sensitivity.json"
+    if path.exists():
+        old = _read_json(path)
+        if old.get("sha_rf_td100") == sha:
+            return old
+    X = _scsn_prepared(scsn_path).X
+    cats = [load_catalog(p) for p in sorted(dataset_dir(work, scale).glob("train_*.npz"))]
+    hp = entries["rf_td100"]["training"]["hyperparameters"]
+    k = n_catalogs(10, len(cats))
+    ref = {True: load_model("rf_td100", directory=models_dir).predict_proba}
+    f_all = make_forest(hp).fit(*stack(cats))
+    ref[False] = lambda x: f_all.predict_proba(x)[:, 1]
+    ref_labels = {w: forest_labels(f, X) for w, f in ref.items()}
+    rows = []
+    for seed in (PERMUTATION_SEED, *SENSITIVITY_SEEDS):
+        sub = [cats[i] for i in np.random.default_rng(seed).permutation(len(cats))[:k]]
+        row: dict[str, Any] = {"permutation_seed": seed, "shipped": seed == PERMUTATION_SEED}
+        for weighted in (True, False):
+            w = training_weights(sub) if weighted else None
+            f = make_forest(hp).fit(*stack(sub), sample_weight=w)
+            lab = forest_labels(lambda x, f=f: f.predict_proba(x)[:, 1], X)
+            key = "weighted" if weighted else "unweighted"
+            row[f"agreement_{key}"] = float(np.mean(lab == ref_labels[weighted]))
+        rows.append(row)
+    res = {"sha_rf_td100": sha, "catalogs": k, "rows": rows}
+    _write_json(path, res)
+    return res
 
 
 def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, Any]:
@@ -38,11 +107,7 @@ def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, An
 
     Rows without a parent (the first event) count as background, as in the evaluation.
     """
-    import pandas as pd
-
-    from lite_decluster.catalog import read_catalog
     from lite_decluster.model import load_manifest, load_model
-    from lite_decluster.pipeline import prepare_features
 
     manifest = load_manifest(models_dir)
     shas = {e["name"]: e["sha256"] for e in manifest["models"]}
@@ -51,9 +116,7 @@ def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, An
         old = _read_json(path)
         if old.get("shas") == shas and old.get("source") == str(scsn_path):
             return old
-    table = read_catalog(scsn_path)
-    table = table[table["time"] >= pd.Timestamp(SCSN_START, tz="UTC")].reset_index(drop=True)
-    prep = prepare_features(table, mc=SCSN_MC, b="auto")
+    prep = _scsn_prepared(scsn_path)
     ok = ~np.isnan(prep.X).any(axis=1)
     labels = {}
     for name in shas:
@@ -85,6 +148,18 @@ def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, An
     }
     _write_json(path, res)
     return res
+
+
+def synthetic_agreement(models_dir: Path, work: Path, scale: str) -> dict[str, float]:
+    """Share of all test-catalog events on which each model's label equals rf_td100's."""
+    from export.dataset import dataset_dir, load_catalog
+    from lite_decluster.model import load_manifest, load_model
+
+    paths = sorted(dataset_dir(work, scale).glob("test_*.npz"))
+    X = np.concatenate([load_catalog(p).X_v1 for p in paths])
+    names = [e["name"] for e in load_manifest(models_dir)["models"]]
+    labels = {n: forest_labels(load_model(n, directory=models_dir).predict_proba, X) for n in names}
+    return {n: float(np.mean(lab == labels["rf_td100"])) for n, lab in labels.items()}
 
 
 def _band(s: dict[str, float], digits: int = 3) -> str:
@@ -154,7 +229,7 @@ def figures(
     plt.close(fig)
     files.append("models_size.png")
 
-    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
     for ax, key, title in zip(
         axes,
         ("bg_precision", "bg_recall", "bg_fraction_error"),
@@ -166,29 +241,31 @@ def figures(
         ax.set_xlabel("TD fraction (%)")
         ax.grid(alpha=0.3)
     axes[2].axhline(0.0, color="k", lw=0.8)
-    axes[0].legend(fontsize=7, loc="lower right")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(fig_dir / "models_background.png", dpi=120)
     plt.close(fig)
     files.append("models_background.png")
 
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.0))
     agree = [100 * scsn["models"][n]["agreement_with_rf_td100"] for n in names]
     bgf = [100 * scsn["models"][n]["background_fraction"] for n in names]
-    ax.plot(fr, agree, "o-", color="C0", label="agreement with rf_td100 (%)")
-    ax.plot(fr, bgf, "s-", color="C1", label="background fraction (%)")
-    ax.axhline(
-        100 * scsn["nnd"]["background_fraction"],
-        color="C2",
-        ls=":",
-        label="NND threshold: background fraction (%)",
-    )
-    ax.axhline(97, color="0.5", lw=0.8, ls="--", label="97 % agreement")
-    ax.set_xlabel("TD fraction (%)")
-    ax.set_ylabel("%")
-    ax.set_title(f"SCSN, M >= {SCSN_MC} since {SCSN_START} ({scsn['events']:,} events)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.plot(fr, agree, "o-", color="C0", label="RF (v1) vs rf_td100")
+    ax.axhline(97, color="0.5", lw=0.8, ls="--", label="97 %")
+    ax.set_ylim(min(95.0, min(agree) - 0.5), 100.3)
+    ax.set_ylabel("events with the same label (%)")
+    ax.set_title("agreement with the 100 % model")
+    bx.plot(fr, bgf, "s-", color="C1", label="RF (v1)")
+    bx.axhline(100 * scsn["nnd"]["background_fraction"], color="C2", ls=":", label="NND threshold")
+    bx.set_ylim(0, max(max(bgf), 100 * scsn["nnd"]["background_fraction"]) * 1.2)
+    bx.set_ylabel("background fraction (%)")
+    bx.set_title("background fraction")
+    for a in (ax, bx):
+        a.set_xlabel("TD fraction (%)")
+        a.legend(fontsize=8)
+        a.grid(alpha=0.3)
+    fig.suptitle(f"SCSN, M >= {SCSN_MC} since {SCSN_START} ({scsn['events']:,} events)")
     fig.tight_layout()
     fig.savefig(fig_dir / "models_scsn.png", dpi=120)
     plt.close(fig)
@@ -267,7 +344,12 @@ def write_doc(
         manifest = json.load(f)
     config = load_config()
     scsn = scsn_results(models_dir, scsn_path, cache)
-    tpath = timings_path or cache / "build_timings.json"
+    sens = scsn_sensitivity(models_dir, scsn_path, work, scale)
+    synth = synthetic_agreement(models_dir, work, scale)
+    shipped = next(r for r in sens["rows"] if r["shipped"])
+    tpath = timings_path or cache / "build_timings_empty_cache.json"
+    if not Path(tpath).exists():
+        tpath = cache / "build_timings.json"
     timings = _read_json(tpath) if Path(tpath).exists() else None
     files = figures(ev, forests, ref, manifest, scsn, grid, fig_dir)
     metas = _catalog_stats(work, scale)
@@ -299,13 +381,18 @@ def write_doc(
     ]
     if timings:
         t = timings["this_run"]
+        # files written before the flag existed: every step was computed if these two were
+        empty = timings.get("from_empty_cache", t["dataset"] > 1 and t["reference"] > 1)
+        what = "Full build from an empty cache" if empty else "Last build (cached steps loaded)"
         L += [
-            f"Full build from an empty cache on this machine (2 cores): "
+            f"{what} on this machine (2 cores, shared with other work): "
             f"**{t['total_this_run'] / 60:.1f} min** (dataset {t['dataset']:.0f} s, grid "
             f"{t['grid']:.0f} s, five forests {t['fractions']:.0f} s, reference forest "
             f"{t['reference']:.0f} s, test evaluation {t['evaluation']:.0f} s, conversion and "
             f"parity {t['convert_and_parity']:.0f} s, skl2onnx cross-check "
-            f"{t['skl2onnx_crosscheck']:.0f} s, writing {t['write']:.0f} s). Every step is cached "
+            f"{t['skl2onnx_crosscheck']:.0f} s, writing {t['write']:.0f} s)"
+            + (f"; {timings['note']}" if timings.get("note") else "")
+            + ". Every step is cached "
             "in `export/work/` and skipped on a rerun; `--scale small` runs the same chain on "
             "a few tiny catalogs in seconds (CI).",
             "",
@@ -364,26 +451,74 @@ def write_doc(
         f"events, `prepare_features(mc={SCSN_MC}, b='auto')` (b = {scsn['b']:.3f}), each shipped "
         "model run through `lite_decluster.model` (onnxruntime), label p > 0.5.",
         "",
-        "| model | agreement with rf_td100 | background fraction |",
-        "|---|---|---|",
+        "| model | agreement with rf_td100 on SCSN | SCSN background fraction "
+        "| agreement with rf_td100 on the synthetic test events |",
+        "|---|---|---|---|",
     ]
     for name in forests:
         m = scsn["models"][name]
         L.append(
             f"| {name} | {100 * m['agreement_with_rf_td100']:.2f} % | "
-            f"{100 * m['background_fraction']:.1f} % |"
+            f"{100 * m['background_fraction']:.1f} % | {100 * synth[name]:.2f} % |"
         )
     nn = scsn["nnd"]
     thr = "none" if nn["threshold"] is None else f"{nn['threshold']:.2f}"
     L += [
         f"| NND threshold (log10 eta < {thr}) | {100 * nn['agreement_with_rf_td100']:.2f} % | "
-        f"{100 * nn['background_fraction']:.1f} % |",
+        f"{100 * nn['background_fraction']:.1f} % | - |",
+        "",
+        f"Target: the 10 % model agrees with the 100 % model on >= 97 % of these events. "
+        f"Measured: {100 * scsn['models']['rf_td010']['agreement_with_rf_td100']:.2f} % "
+        + (
+            "(met)."
+            if scsn["models"]["rf_td010"]["agreement_with_rf_td100"] >= 0.97
+            else "(**missed**; see below)."
+        ),
         "",
         f"![{files[3]}](figures/{files[3]})",
         "",
+        "### Why the forests are trained with catalog and class weights",
+        "",
+        "Trained on the pooled rows, the 10 % model first agreed with the 100 % model on only "
+        f"{100 * shipped['agreement_unweighted']:.1f} % of the SCSN events (94.6 % with the "
+        "hyperparameters chosen without weights), almost all of the difference being events "
+        "it called aftershocks and the 100 % model background, at every parent magnitude. "
+        "Cause: the "
+        "class balance of a synthetic catalog is set by its branching ratio and background "
+        "rate (5 to 70 % background above Mc here), which the features cannot see, so a "
+        "forest learns the pooled balance of the catalogs it was given; the first 10 catalogs "
+        f"hold {100 * forests['rf_td010']['aftershock_share']:.0f} % aftershocks, all 100 hold "
+        f"{100 * forests['rf_td100']['aftershock_share']:.0f} %. In one-off experiments (not "
+        "rerun by this script), stronger regularisation (min_samples_leaf 200 or 500, "
+        "max_features None), a longer taper (2-10 years) and wider regions and longer "
+        "durations did not help (84-97 %, depending on which 10 catalogs), nor did doubling "
+        "the catalog sizes on top of the weights below (96-97 %). The shipped forests "
+        "therefore give every training catalog the same total weight, split equally between "
+        "its aftershocks and its background events (`export.train.training_weights`): the "
+        "prior is the same whatever catalogs a model sees. Test accuracy did not suffer (one-off: "
+        "unweighted, with the hyperparameters then chosen, the median test accuracy was 0.867 "
+        "for the 100 % model and 0.856 for the 10 % model). The price is a background fraction "
+        "biased upwards on the test catalogs (see the table). What remains is the variance of "
+        "a model trained on 10 catalogs: even on the synthetic test events the 10 % model "
+        f"agrees with the 100 % model on only {100 * synth['rf_td010']:.1f} % of the events "
+        "(table above), and on "
+        "SCSN the agreement depends on which 10 catalogs the 10 % model gets; the 10 % forest "
+        "refitted on the first 10 catalogs of other training orders:",
+        "",
+        "| training order (seed) | agreement with the 100 % model, weighted (shipped) "
+        "| unweighted |",
+        "|---|---|---|",
+        *[
+            f"| {r['permutation_seed']}{' (shipped)' if r['shipped'] else ''} | "
+            f"{100 * r['agreement_weighted']:.2f} % | {100 * r['agreement_unweighted']:.2f} % |"
+            for r in sens["rows"]
+        ],
+        "",
         "## Hyperparameters",
         "",
-        f"Chosen: **{grid['chosen']}**, the same for every TD fraction (random_state fixed). "
+        "Chosen: **"
+        + ", ".join(f"{k} = {v}" for k, v in grid["chosen"].items())
+        + "**, the same for every TD fraction (random_state fixed). "
         f"Rule: {grid['rule']}. Validation: a forest fitted on {len(grid['fit_catalogs'])} "
         f"training catalogs ({grid['fit_rows']:,} rows), scored on the other "
         f"{len(grid['validation_catalogs'])} whole catalogs (never rows of one catalog on both "
@@ -437,9 +572,13 @@ def write_doc(
         "| quantity | min | median | max |",
         "|---|---|---|---|",
     ]
+
+    def num(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
     for key, vals in metas.items():
         lo, med, hi = np.percentile(vals, [0, 50, 100])
-        L.append(f"| {key} | {lo:.4g} | {med:.4g} | {hi:.4g} |")
+        L.append(f"| {key} | {num(lo)} | {num(med)} | {num(hi)} |")
     L += [
         "",
         "## Export and checks",

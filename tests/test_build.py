@@ -82,3 +82,25 @@ def test_cli_dispatch(capsys):
     assert export_main.main(["--help"]) == 0
     assert "build" in capsys.readouterr().out
     assert export_main.main(["nope"]) == 2
+
+
+def test_training_weights_equalise_catalogs_and_classes():
+    from export.dataset import CatalogData
+
+    rng = np.random.default_rng(0)
+    cats = []
+    for n, share in ((50, 0.9), (400, 0.3), (120, 0.6)):
+        X = rng.normal(size=(n, 5)).astype(np.float32)
+        X[0] = np.nan  # the first event has no parent: not a training row
+        y = (rng.random(n) < share).astype(np.int8)
+        cats.append(CatalogData(X, X, np.zeros(n), y, {}))
+    X, y = tr.stack(cats)
+    w = tr.training_weights(cats)
+    assert w.shape == y.shape and w.mean() == pytest.approx(1.0)
+    start = 0
+    for c in cats:
+        n = int((~np.isnan(c.X_v1).any(axis=1)).sum())
+        wc, yc = w[start : start + n], y[start : start + n]
+        start += n
+        assert wc.sum() == pytest.approx(w.sum() / len(cats))
+        assert wc[yc == 1].sum() / wc.sum() == pytest.approx(tr.CLASS_PRIOR)
