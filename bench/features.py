@@ -10,8 +10,10 @@ and the ratios, measured in the same run:
   (a) a brute-force numpy baseline (one vectorised pass over all earlier events per event) up to
       20k events, and our search on the same events (parents compared: must be identical);
   (b) a re-implementation of the published per-event pandas loop (Euclidean distance in
-      degrees, as published) up to 5k events, extrapolated to 10k with a power-law fit of its
-      own timings, against our features at 10k;
+      degrees, as published) run whole on 1k, 2k and 5k events, plus its per-event step timed
+      on samples of 50 events at positions up to 10k (each with all its earlier events); the
+      fit cost(n) = a n + c n (n - 1) / 2 + d n (a per-event overhead, a scan of the earlier
+      events, the counts pass) extrapolates it to 10k, against our features at 10k;
   (c) our scaling at 10k, 100k and 1M events: ETAS-like synthetic catalogs (the project's own
       simulator) and the 905k-event SCSN file from ../shared/data when present.
 """
@@ -54,7 +56,22 @@ def scsn(n: int | None, *, all_magnitudes: bool = False) -> pd.DataFrame:
     return cat if n is None else cat.iloc[:n].reset_index(drop=True)
 
 
+CACHE = ROOT / "bench" / ".cache"
+
+
 def synthetic(n: int, seed: int = 1) -> pd.DataFrame:
+    """An ETAS catalog of about n events, simulated once in a separate process and cached, so
+    the simulation's own memory does not count in the features' peak RSS."""
+    path = CACHE / f"synthetic_{n}_{seed}.parquet"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, __file__, "--make-synthetic", str(n), "--seed", str(seed)], check=True
+        )
+    return pd.read_parquet(path)
+
+
+def _simulate(n: int, seed: int) -> pd.DataFrame:
     """An ETAS catalog of about n events (the project's simulator), placed at 35N 118W."""
     from export.etas import ETASParams, simulate
 
@@ -108,13 +125,8 @@ def brute_force_numpy(cat: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def published_pandas_loop(cat: pd.DataFrame) -> pd.DataFrame:
-    """The published ``extract_features.py`` approach, re-implemented for timing (single
-    process; its multiprocessing pool would divide the time by at most the core count): for
-    every event, a copy of the table of earlier events with T+, R+, dm+ and N+ columns
-    (distance in raw degrees), the row minimising N+, then offspring and sibling counts from
-    a second pass over the rows."""
-    df = (
+def _loop_table(cat: pd.DataFrame) -> pd.DataFrame:
+    return (
         pd.DataFrame(
             {
                 "time": _days(cat["time"]),
@@ -127,32 +139,82 @@ def published_pandas_loop(cat: pd.DataFrame) -> pd.DataFrame:
         .reset_index(drop=True)
     )
 
-    def nearest(ev: pd.Series) -> tuple:
-        nb = df[df.time < ev.time].copy()
-        if nb.empty:
-            return (-1, np.nan, np.nan, np.nan, np.nan)
-        scale = np.power(10, -0.5 * B * nb.magnitude)
-        nb["T+"] = (ev.time - nb.time) * scale
-        dist = np.sqrt((ev.latitude - nb.latitude) ** 2 + (ev.longitude - nb.longitude) ** 2)
-        nb["R+"] = np.power(dist, DF) * scale
-        nb["dm+"] = nb.magnitude - ev.magnitude
-        nb["N+"] = nb["T+"] * nb["R+"]
-        nn = nb.loc[nb["N+"].idxmin()]
-        return (nn.name, nn["N+"], nn["T+"], nn["R+"], nn["dm+"])
 
+def _nearest(df: pd.DataFrame, ev: pd.Series) -> tuple:
+    """One event of the published loop: a copy of the earlier events with T+, R+, dm+, N+."""
+    nb = df[df.time < ev.time].copy()
+    if nb.empty:
+        return (-1, np.nan, np.nan, np.nan, np.nan)
+    scale = np.power(10, -0.5 * B * nb.magnitude)
+    nb["T+"] = (ev.time - nb.time) * scale
+    dist = np.sqrt((ev.latitude - nb.latitude) ** 2 + (ev.longitude - nb.longitude) ** 2)
+    nb["R+"] = np.power(dist, DF) * scale
+    nb["dm+"] = nb.magnitude - ev.magnitude
+    nb["N+"] = nb["T+"] * nb["R+"]
+    nn = nb.loc[nb["N+"].idxmin()]
+    return (nn.name, nn["N+"], nn["T+"], nn["R+"], nn["dm+"])
+
+
+def published_pandas_loop(cat: pd.DataFrame) -> tuple[pd.DataFrame, dict]:
+    """The published ``extract_features.py`` approach, re-implemented for timing (single
+    process; its multiprocessing pool would divide the time by at most the core count): for
+    every event, a copy of the table of earlier events with T+, R+, dm+ and N+ columns
+    (distance in raw degrees), the row minimising N+, then offspring and sibling counts from
+    a second pass over the rows. Returns the features and the time of each pass (s)."""
+    df = _loop_table(cat)
+    t0 = time.perf_counter()
     rest = df.iloc[1:]
     feats = pd.DataFrame(
-        [nearest(ev) for _, ev in rest.iterrows()],
+        [_nearest(df, ev) for _, ev in rest.iterrows()],
         columns=["i+", "N+", "T+", "R+", "dm+"],
         index=rest.index,
     )
+    t1 = time.perf_counter()
     counts = Counter(feats["i+"])
     pairs = [(counts.get(name, 0), counts[row["i+"]]) for name, row in feats.iterrows()]
     feats[["n_child", "n_parent"]] = pd.DataFrame(pairs, index=feats.index)
     scale = len(feats) / df.time.max()
     feats["n_child"] /= scale
     feats["n_parent"] /= scale
-    return feats
+    return feats, {"nearest_s": t1 - t0, "counts_s": time.perf_counter() - t1}
+
+
+def sampled_loop_cost(cat: pd.DataFrame, positions: list[int], block: int = 50) -> list:
+    """Seconds per event of the published loop's nearest-neighbour step at sorted positions
+    (``block`` consecutive events from each), each with all its earlier events, as in the
+    whole run."""
+    df = _loop_table(cat)
+    out = []
+    for p in positions:
+        rows = df.iloc[max(1, p - block) : max(1, p - block) + block]
+        t0 = time.perf_counter()
+        for _, ev in rows.iterrows():
+            _nearest(df, ev)
+        out.append((int(p), (time.perf_counter() - t0) / len(rows)))
+    return out
+
+
+def extrapolate_loop(full: list[dict], samples: list) -> dict:
+    """Fit the loop's cost: per event a + c * (earlier events), plus d per event for the
+    counts pass; least squares over the sampled per-event costs and the full small runs."""
+    rows, rhs = [], []
+    for p, sec in samples:  # one event with p earlier events
+        rows.append([1.0, float(p), 0.0])
+        rhs.append(sec)
+    for r in full:  # n events: sum over p of (a + c p) + d n, per event
+        n = r["n"]
+        rows.append([1.0, (n - 1) / 2.0, 1.0])
+        rhs.append(r["wall_s"] / n)
+    A, y = np.array(rows), np.array(rhs)
+    w = 1.0 / y  # relative errors
+    coef, *_ = np.linalg.lstsq(A * w[:, None], y * w, rcond=None)
+    a, c, d = (max(float(v), 0.0) for v in coef)
+    return {
+        "a_s": a,
+        "c_s": c,
+        "d_s": d,
+        "predict": lambda n: a * n + c * n * (n - 1) / 2.0 + d * n,
+    }
 
 
 # ------------------------------------------------------------------------------------------
@@ -177,6 +239,10 @@ def run_case(case: str, n: int | None) -> dict:
     elif method == "pandas":
         published_pandas_loop(cat)
         parents = None
+    elif method == "sampled":
+        positions = [len(cat) // 8, len(cat) // 4, len(cat) // 2, len(cat) - 1]
+        out = {"case": case, "n": len(cat), "samples": sampled_loop_cost(cat, positions)}
+        return out
     else:
         raise ValueError(method)
     wall = time.perf_counter() - t0
@@ -211,7 +277,13 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=-1, help=argparse.SUPPRESS)
+    ap.add_argument("--make-synthetic", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make_synthetic:
+        cat = _simulate(args.make_synthetic, args.seed)
+        cat.to_parquet(CACHE / f"synthetic_{args.make_synthetic}_{args.seed}.parquet")
+        return 0
     if args.one:
         r = run_case(args.one, None if args.n < 0 else args.n)
         print(json.dumps(r))
@@ -242,15 +314,18 @@ def main() -> int:
     loop = [spawn(f"{src}:pandas", n) for n in sizes_b]
     for r in loop:
         report(r)
-    ns = np.array([r["n"] for r in loop], float)
-    ts = np.array([r["wall_s"] for r in loop])
-    k, logc = np.polyfit(np.log(ns), np.log(ts), 1)
-    t10k = float(np.exp(logc) * 10_000**k)
+    samples = spawn(f"{src}:sampled", 10_000)["samples"]
+    for p, sec in samples:
+        print(f"   loop step at event {p:>6,}: {1e3 * sec:.2f} ms per event (sampled)")
+    fit = extrapolate_loop(loop, samples)
+    t10k = fit["predict"](10_000)
     us10 = spawn(f"{src}:ours", 10_000)
     report(us10)
     print(
-        f"   loop time ~ n^{k:.2f}; extrapolated to 10k: {t10k:.1f} s; "
-        f"ours at 10k: {us10['wall_s']:.3f} s; speed-up {t10k / us10['wall_s']:.0f}x"
+        f"   loop cost per event {1e3 * fit['a_s']:.2f} ms + {1e6 * fit['c_s']:.3f} us per "
+        f"earlier event (+ {1e3 * fit['d_s']:.2f} ms counts pass); extrapolated to 10k: "
+        f"{t10k:.1f} s; ours at 10k: {us10['wall_s']:.3f} s; "
+        f"speed-up {t10k / us10['wall_s']:.0f}x"
     )
 
     print("\n(c) scaling of our features")

@@ -11,9 +11,10 @@ with the largest shipped model, write), in its own process; wall time and peak R
 process, and the per-stage times from its summary.
 
 Reference: the published pipeline re-created: the per-event pandas feature loop (as in the
-published ``extract_features.py``; see bench/features.py) timed on the first 1k, 2k and 5k events
-and extrapolated to the whole catalog with a power-law fit of those timings (running it on
-62k events would take hours), plus inference with the scikit-learn reference-style forest
+published ``extract_features.py``; see bench/features.py) run whole on the first 1k, 2k and 5k
+events, its per-event step timed on samples across the whole catalog, and the fit
+a n + c n (n - 1) / 2 + d n extrapolated to the whole catalog (running it would take hours on
+the 905k file), plus inference with the scikit-learn reference-style forest
 (100 unbounded trees, the export stage's ``export/work/full/forests/reference.pkl``) loaded
 from its pickle, in its own process. Its peak RSS is the larger of the two processes'.
 """
@@ -33,6 +34,10 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+import features as bf  # noqa: E402  (bench/features.py: the published loop and its fit)
+
 SHARED = ROOT.parent / "shared" / "data"
 FILES = {
     "m25": SHARED / "scsn_socal_1932_2026_M2.5.csv",
@@ -69,19 +74,7 @@ def ours(path: Path, tmp: Path) -> dict:
     return measure([exe, "run", str(path), "--model", "100", "-o", str(out), "--force"], cwd=tmp)
 
 
-# Child-process snippets of the reference pipeline: each prints one JSON line.
-_LOOP = """
-import json, sys, time
-sys.path.insert(0, {root!r})
-sys.path.insert(0, {root!r} + '/bench')
-from lite_decluster import read_catalog
-from features import published_pandas_loop
-cat = read_catalog({path!r}).iloc[:{n}].reset_index(drop=True)
-t0 = time.perf_counter()
-published_pandas_loop(cat)
-print(json.dumps({{"seconds": time.perf_counter() - t0}}))
-"""
-
+# The reference inference step in its own process: prints one JSON line.
 _INFER = """
 import json, pickle, sys, time
 import numpy as np
@@ -97,31 +90,30 @@ print(json.dumps({{"load_s": t1 - t0, "predict_s": t2 - t1, "rows": int(X.shape[
 """
 
 
-def reference(path: Path, tmp: Path, forest: Path, n_events: int) -> dict:
-    """The reference pipeline's extrapolated feature time, forest load + predict, peaks."""
-    sizes = [1_000, 2_000, 5_000]
-    loops = []
-    for n in sizes:
-        r = measure([sys.executable, "-c", _LOOP.format(root=str(ROOT), path=str(path), n=n)])
-        loops.append((n, json.loads(r["stdout"].splitlines()[-1])["seconds"], r["peak_rss_mb"]))
-    ns = np.array([n for n, _, _ in loops], float)
-    ts = np.array([s for _, s, _ in loops])
-    k, logc = np.polyfit(np.log(ns), np.log(ts), 1)
-    loop_s = float(np.exp(logc) * n_events**k)
+def reference(key: str, path: Path, tmp: Path, forest: Path) -> dict:
+    """The reference pipeline on the same events above Mc: feature time (whole runs on 1k, 2k
+    and 5k events, per-event cost sampled across the catalog, extrapolated with
+    bench/features.py's fit), forest load and predict in its own process, and the peaks."""
+    from lite_decluster import read_catalog
+    from lite_decluster.pipeline import prepare_features
+
+    prep = prepare_features(read_catalog(path), spec="aden2021")  # same Mc as our run
+    n_events = len(prep.table)
+    source = {"m25": "scsn", "all": "scsnall"}[key]
+    loops = [bf.spawn(f"{source}:pandas", n) for n in (1_000, 2_000, 5_000)]
+    samples = bf.spawn(f"{source}:sampled", n_events)["samples"]
+    fit = bf.extrapolate_loop(loops, samples)
     res = {
+        "n_events": n_events,
         "loop": loops,
-        "loop_exponent": float(k),
-        "loop_extrapolated_s": loop_s,
-        "loop_peak_rss_mb": max(r for _, _, r in loops),
+        "samples": samples,
+        "fit": fit,
+        "loop_extrapolated_s": fit["predict"](n_events),
+        "loop_peak_rss_mb": max(r["peak_rss_mb"] for r in loops),
     }
     if not forest.exists():
         res["forest"] = None
         return res
-    sys.path.insert(0, str(ROOT))
-    from lite_decluster import read_catalog
-    from lite_decluster.pipeline import prepare_features
-
-    prep = prepare_features(read_catalog(path), spec="aden2021")
     X = prep.X[np.isfinite(prep.X).all(axis=1)]
     xfile = tmp / "ref_features.npy"
     np.save(xfile, X)
@@ -163,13 +155,20 @@ def main() -> int:
             print("    " + r["stderr"].strip().replace("\n", "\n    "))
             if args.no_reference:
                 continue
-            n_events = sum(1 for _ in open(tmp / (path.name + ".declustered.csv"))) - 1
-            ref = reference(path, tmp, args.forest, n_events)
-            for n, s, rss in ref["loop"]:
-                print(f"reference feature loop: {n:>6,} events {s:8.2f} s, peak RSS {rss:.0f} MB")
+            ref = reference(key, path, tmp, args.forest)
+            n_events = ref["n_events"]
+            for r0 in ref["loop"]:
+                print(
+                    f"reference feature loop: {r0['n']:>6,} events {r0['wall_s']:8.2f} s, "
+                    f"peak RSS {r0['peak_rss_mb']:.0f} MB"
+                )
+            for p, sec in ref["samples"]:
+                print(f"  loop step at event {p:>7,}: {1e3 * sec:.2f} ms per event (sampled)")
+            fit = ref["fit"]
             print(
-                f"  time ~ n^{ref['loop_exponent']:.2f}; extrapolated to {n_events:,} events: "
-                f"{ref['loop_extrapolated_s']:,.0f} s"
+                f"  fit: {1e3 * fit['a_s']:.2f} ms per event + {1e6 * fit['c_s']:.4f} us per "
+                f"earlier event + {1e3 * fit['d_s']:.2f} ms counts pass; extrapolated to the "
+                f"{n_events:,} events above Mc: {ref['loop_extrapolated_s']:,.0f} s"
             )
             if ref.get("forest"):
                 print(

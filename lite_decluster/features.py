@@ -51,7 +51,7 @@ _NS_PER_DAY = 86_400_000_000_000
 _WINDOW = 64
 _BRANCH = 4
 _DIRECT = 4
-_MAG_BIN = 0.5
+_MAG_BIN = 0.75
 _SLACK = 1.0 + 1e-9
 
 
@@ -287,17 +287,22 @@ class _Best:
         self.parent = np.full(n, -1, dtype=np.int64)
 
     def offer(self, j: np.ndarray, i: np.ndarray, eta: np.ndarray) -> None:
+        """Take candidate pairs (child j, parent i, eta); keep each child's best."""
         if j.size == 0:
             return
-        order = np.lexsort((i, eta, j))
-        j, i, eta = j[order], i[order], eta[order]
-        first = np.ones(j.size, dtype=bool)
-        first[1:] = j[1:] != j[:-1]
-        j, i, eta = j[first], i[first], eta[first]
+        # Per child: the smallest eta, then among exact ties the smallest parent index.
+        o = np.argsort(j, kind="stable")
+        j, i, eta = j[o], i[o], eta[o]
+        start = np.flatnonzero(np.r_[True, j[1:] != j[:-1]])
+        count = np.diff(np.r_[start, j.size])
+        low = np.minimum.reduceat(eta, start)
+        tied = eta == np.repeat(low, count)
+        pick = np.minimum.reduceat(np.where(tied, i, np.iinfo(np.int64).max), start)
+        j, eta = j[start], low
         cur = self.eta[j]
-        better = (eta < cur) | ((eta == cur) & (i < self.parent[j]))
+        better = (eta < cur) | ((eta == cur) & (pick < self.parent[j]))
         self.eta[j[better]] = eta[better]
-        self.parent[j[better]] = i[better]
+        self.parent[j[better]] = pick[better]
 
 
 def _window(

@@ -13,7 +13,7 @@ import pytest
 from _fixtures import REPO, example_csv, models_copy, shipped, tiny_models
 from typer.testing import CliRunner
 
-from lite_decluster import cli
+from lite_decluster import cli, output
 from lite_decluster.declustering import decluster
 from lite_decluster.nnd import nnd_threshold
 
@@ -112,11 +112,11 @@ def test_interrupted_write_keeps_the_previous_output(example_csv, tiny_models, m
     out = example_csv.with_name("out.csv")
     out.write_text("previous\n")
 
-    def broken(self, fh, **kw):
+    def broken(table, fh):
         fh.write(b"time,lat")
         raise OSError("No space left on device")
 
-    monkeypatch.setattr(pd.DataFrame, "to_csv", broken)
+    monkeypatch.setattr(output, "_write_csv", broken)  # whichever CSV writer is in use
     res = invoke("run", example_csv, "--models-dir", tiny_models, "-o", out, "--force")
     assert res.exit_code == 2 and "No space left" in res.stderr
     assert out.read_text() == "previous\n"
