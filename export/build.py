@@ -244,7 +244,7 @@ def build(
                     "seeds": {
                         "master_seed": config["master_seed"],
                         "catalog_seeds": [train_seeds[i] for i in info["catalogs"]],
-                        "permutation_seed": tr.PERMUTATION_SEED,
+                        "catalog_order": tr.ORDERING,
                         "forest_random_state": info["random_state"],
                     },
                     "parameter_ranges": {k: config[k] for k in ("draws", "constraints", "fixed")},

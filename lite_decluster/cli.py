@@ -130,7 +130,8 @@ def run(
         "listed in a manifest.json beside it. Default: the manifest's default model.")] = None,
     method: Annotated[Method, typer.Option(
         help="forest: Random Forest probabilities; nnd-threshold: the classic split of "
-        "log10 eta at the density minimum between its two modes (no model).")] = Method.forest,
+        "log10 eta between its clustered and background modes (2-component mixture; "
+        "density minimum between the modes). No model.")] = Method.forest,
     mc: Annotated[str, typer.Option(
         "--mc", metavar="auto|none|VALUE",
         help="Magnitude of completeness in magnitude units; auto = maximum curvature + 0.2; "

@@ -5,8 +5,8 @@ Two methods:
 - ``forest`` (default): the Random Forest of Aden-Antoniow, Frank & Seydoux (2021), shipped as
   ONNX, scores every event above Mc that has an earlier event; ``p_aftershock`` is the forest's
   probability and ``label`` is ``aftershock`` when ``p_aftershock > threshold``.
-- ``nnd-threshold``: the classic Zaliapin & Ben-Zion (2013) split of log10 eta at the density
-  minimum between its two modes (:func:`lite_decluster.nnd.nnd_threshold`); no model,
+- ``nnd-threshold``: the classic Zaliapin & Ben-Zion (2013) split of log10 eta between its
+  clustered and background modes (:func:`lite_decluster.nnd.nnd_threshold`); no model,
   ``p_aftershock`` left empty.
 
 Every input row comes back, in input order, with a ``reason`` saying why a row has no label

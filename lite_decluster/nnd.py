@@ -2,12 +2,28 @@
 
 The distribution of log10 eta is bimodal: a clustered mode (small eta, triggered events) and
 a background mode (large eta). An event is an aftershock when its log10 eta lies below the
-minimum of the density between the two modes.
+split between the two modes.
 
-Method: histogram of log10 eta in bins of 0.05, smoothed with a Gaussian kernel of 0.25 log
-units (enough to remove sampling noise, far narrower than the ~2 units between the modes);
-the two highest local maxima at least 1 log unit apart are the modes; the threshold is the
-lowest point of the smoothed density between them.
+Method (numpy only, deterministic):
+
+1. A two-component 1-D Gaussian mixture is fitted to log10 eta by expectation-maximisation,
+   as in Zaliapin & Ben-Zion (2013), who model the two modes by a 2-component mixture.
+   Initialisation from quantiles: the means start at the 25 % and 75 % quantiles, both
+   standard deviations at half the sample's, equal weights; EM stops when the mean
+   log-likelihood gains less than 1e-10 (at most 1,000 iterations). A variance floor of
+   (0.01 x the sample standard deviation)^2 keeps a component from collapsing onto a few
+   repeated values. The component means locate the two modes; unlike the old
+   "two highest peaks of the histogram" rule, a small far tail (e.g. a few near-duplicate
+   events at log10 eta < -7) cannot become a mode of its own, and a clustered population
+   that shows only as a shoulder of the background mode still gets a component.
+2. Between the two means, the threshold is the lowest point of the smoothed histogram
+   (bins of 0.05, Gaussian kernel of 0.25 log units: removes sampling noise, far narrower
+   than the ~2 units between the modes) when that density has a local minimum there, i.e.
+   the classic density minimum between the modes.
+3. Otherwise (no dip between the means: one mode is only a shoulder), the threshold is the
+   point between the means where the weighted component densities are equal,
+   w1 N(x; m1, s1) = w2 N(x; m2, s2) (posterior 0.5); if the two never cross between the
+   means, the point between them where their ratio is closest to 1.
 """
 
 from __future__ import annotations
@@ -15,15 +31,106 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
-__all__ = ["nnd_threshold"]
+__all__ = ["nnd_threshold", "fit_two_gaussians"]
 
 _BIN = 0.05
 _SMOOTH = 0.25
-_MIN_SEPARATION = 1.0
+_MIN_VALUES = 10
+_MAX_ITER = 1000
+_TOL = 1e-10
+_VAR_FLOOR = 0.01  # component sd >= this fraction of the sample sd
+_LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
+
+
+def _log_weighted_pdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
+    """log(w_k N(x; m_k, s_k)) for every x (rows) and component k (columns)."""
+    z = (np.asarray(x, dtype=float)[:, None] - m[None, :]) / s[None, :]
+    return np.log(w)[None, :] - np.log(s)[None, :] - _LOG_SQRT_2PI - 0.5 * z * z
+
+
+def fit_two_gaussians(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Two-component Gaussian mixture of the finite values of ``x`` by EM.
+
+    Returns ``(weights, means, sds)``, each of shape (2,), sorted by increasing mean.
+    Deterministic (initialised from the 25 % and 75 % quantiles). Raises ValueError for
+    fewer than 10 finite values or a degenerate fit (no spread, a component left empty or
+    both means equal).
+    """
+    x = np.asarray(x, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < _MIN_VALUES:
+        raise ValueError(
+            f"NND threshold needs at least {_MIN_VALUES} finite log10 eta values, got {x.size}"
+        )
+    sd_all = float(np.std(x))
+    if not sd_all > 0.0:
+        raise ValueError("log10 eta has no spread: no NND threshold")
+    floor = (_VAR_FLOOR * sd_all) ** 2
+    m = np.quantile(x, [0.25, 0.75]).astype(float)
+    if m[1] - m[0] <= 0.0:  # over half the values tied: start from the extremes instead
+        m = np.array([float(x.min()), float(x.max())])
+    s = np.full(2, 0.5 * sd_all)
+    w = np.full(2, 0.5)
+    prev = -np.inf
+    for _ in range(_MAX_ITER):
+        lp = _log_weighted_pdf(x, w, m, s)
+        top = lp.max(axis=1, keepdims=True)
+        norm = top[:, 0] + np.log(np.exp(lp - top).sum(axis=1))
+        resp = np.exp(lp - norm[:, None])
+        nk = resp.sum(axis=0)
+        if (nk < 1.0).any():
+            raise ValueError("two-component fit of log10 eta is degenerate (empty component)")
+        w = nk / x.size
+        m = (resp * x[:, None]).sum(axis=0) / nk
+        var = (resp * (x[:, None] - m[None, :]) ** 2).sum(axis=0) / nk
+        s = np.sqrt(np.maximum(var, floor))
+        ll = float(norm.mean())
+        if ll - prev < _TOL:
+            break
+        prev = ll
+    k = np.argsort(m)
+    w, m, s = w[k], m[k], s[k]
+    if not np.all(np.isfinite(np.concatenate([w, m, s]))) or m[1] - m[0] <= 0.0:
+        raise ValueError("two-component fit of log10 eta is degenerate (equal means)")
+    return w, m, s
+
+
+def _equal_density_point(w: np.ndarray, m: np.ndarray, s: np.ndarray) -> float:
+    """Point in [m1, m2] where w1 N(x; m1, s1) = w2 N(x; m2, s2), else where closest.
+
+    log(w1 N1) - log(w2 N2) = a x^2 + b x + c; a root in [m1, m2] when there is one.
+    """
+    a = 0.5 / s[1] ** 2 - 0.5 / s[0] ** 2
+    b = m[0] / s[0] ** 2 - m[1] / s[1] ** 2
+    c = (
+        np.log(w[0] / s[0]) - np.log(w[1] / s[1])
+        - 0.5 * m[0] ** 2 / s[0] ** 2 + 0.5 * m[1] ** 2 / s[1] ** 2
+    )  # fmt: skip
+    if abs(a) < 1e-12 * max(abs(b), 1e-300):
+        roots = np.array([-c / b]) if b != 0.0 else np.array([])
+    else:
+        disc = b * b - 4.0 * a * c
+        roots = (
+            np.array([(-b - np.sqrt(disc)) / (2 * a), (-b + np.sqrt(disc)) / (2 * a)])
+            if disc >= 0.0
+            else np.array([])
+        )
+    inside = roots[(roots >= m[0]) & (roots <= m[1])]
+    if inside.size:
+        return float(inside[np.argmin(np.abs(inside - 0.5 * (m[0] + m[1])))])
+    grid = np.linspace(m[0], m[1], 1001)
+    ratio = a * grid**2 + b * grid + c
+    return float(grid[np.argmin(np.abs(ratio))])
 
 
 def nnd_threshold(log10_eta: np.ndarray) -> float:
-    """Threshold on log10 eta at the density minimum between its two modes.
+    """Threshold on log10 eta between its clustered and background modes.
+
+    A two-component Gaussian mixture (EM, initialised from quantiles) locates the two modes
+    at its means m1 < m2; the threshold is the lowest point of the smoothed histogram
+    between m1 and m2 when the density has a local minimum there, otherwise the point
+    between m1 and m2 where the two weighted component densities are equal (see the
+    module docstring).
 
     Parameters
     ----------
@@ -39,27 +146,21 @@ def nnd_threshold(log10_eta: np.ndarray) -> float:
     Raises
     ------
     ValueError
-        When fewer than 10 finite values are given or the density has no second mode.
+        When fewer than 10 finite values are given or the mixture fit is degenerate (all
+        values equal, an empty component, equal means).
     """
     x = np.asarray(log10_eta, dtype=float)
     x = x[np.isfinite(x)]
-    if x.size < 10:
-        raise ValueError(f"NND threshold needs at least 10 finite log10 eta values, got {x.size}")
+    w, m, s = fit_two_gaussians(x)
     lo, hi = float(x.min()) - 1.0, float(x.max()) + 1.0
     edges = np.arange(lo, hi + _BIN, _BIN)
     counts, _ = np.histogram(x, bins=edges)
     dens = gaussian_filter1d(counts.astype(float), _SMOOTH / _BIN, mode="constant")
     centres = 0.5 * (edges[1:] + edges[:-1])
-
-    inner = dens[1:-1]
-    peaks = np.flatnonzero((inner > dens[:-2]) & (inner >= dens[2:])) + 1
-    if peaks.size < 2:
-        raise ValueError("log10 eta has a single mode: no NND threshold")
-    order = peaks[np.argsort(dens[peaks])[::-1]]
-    first = order[0]
-    far = order[np.abs(centres[order] - centres[first]) >= _MIN_SEPARATION]
-    if far.size == 0:
-        raise ValueError("log10 eta has no second mode 1 log unit away: no NND threshold")
-    a, b = sorted((int(first), int(far[0])))
-    k = a + int(np.argmin(dens[a : b + 1]))
-    return float(centres[k])
+    idx = np.flatnonzero((centres > m[0]) & (centres < m[1]))
+    if idx.size >= 3:
+        inner = idx[1:-1]
+        minima = inner[(dens[inner] < dens[inner - 1]) & (dens[inner] <= dens[inner + 1])]
+        if minima.size:
+            return float(centres[minima[np.argmin(dens[minima])]])
+    return _equal_density_point(w, m, s)
