@@ -7,6 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 pytest.importorskip("sklearn")
 
@@ -113,3 +115,33 @@ def test_build_dataset_is_resumable(tmp_path):
     assert first.meta["seed"] == ds.catalog_seeds(CONFIG, "train", 1)[0]
     again = ds.build_dataset("small", tmp_path, jobs=1, log=lambda *a: None)
     assert {p: p.stat().st_mtime_ns for p in again["train"] + again["test"]} == stamp
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(10, 200), st.integers(0, 2**32 - 1))
+def test_stratified_order_is_a_nested_spread_permutation(n, seed):
+    from export.train import stratified_order
+
+    key = np.random.default_rng(seed).random(n)
+    sizes = sorted({max(1, round(f * n / 100)) for f in (10, 25, 50, 75)})
+    order = stratified_order(key, sizes)
+    assert sorted(order) == list(range(n))  # a permutation of the items
+    rank = np.empty(n, dtype=int)
+    rank[np.argsort(key, kind="stable")] = np.arange(n)
+    k = sizes[0]  # the smallest subset holds one item per k-quantile stratum
+    assert {int(rank[i]) * k // n for i in order[:k]} == set(range(k))
+    if n == 100:  # the shipped case: every TD prefix does
+        for k in sizes:
+            assert {int(rank[i]) * k // n for i in order[:k]} == set(range(k))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_stratified_order_for_100_catalogs(seed):
+    from export.train import stratified_order
+
+    key = np.random.default_rng(seed).random(100)
+    order = stratified_order(key, [10, 25, 50, 75])
+    rank = np.empty(100, dtype=int)
+    rank[np.argsort(key, kind="stable")] = np.arange(100)
+    for k in (10, 25, 50, 75):
+        assert {int(rank[i]) * k // 100 for i in order[:k]} == set(range(k))
