@@ -82,11 +82,19 @@ def build_models_dir(folder: Path) -> Path:
             "metrics": {"accuracy": {"median": float(forest.score(X, y)), "p32": 0.8,
                                      "p68": 0.95, "n": 1}},
         })
+    write_manifest(folder, entries, golden, default="rf_td025", reason="the tiny test model")
+    return folder
+
+
+def write_manifest(
+    folder: Path, entries: list[dict], golden: dict, *, default: str, reason: str = ""
+) -> None:
+    """Write golden.npz and a schema-1 manifest.json (as the export build does) in folder."""
     np.savez(folder / "golden.npz", **golden)
     manifest = {
         "schema": 1,
-        "default": "rf_td025",
-        "default_reason": "the tiny test model",
+        "default": default,
+        "default_reason": reason,
         "models": entries,
         "golden": {
             "file": "golden.npz",
@@ -94,7 +102,6 @@ def build_models_dir(folder: Path) -> Path:
         },
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2))
-    return folder
 
 
 @pytest.fixture(scope="session")

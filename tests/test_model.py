@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fixtures import write_manifest
 
 from lite_decluster import model as lm
 from lite_decluster.model import ModelError, load_manifest, load_model, verify_models
@@ -68,17 +69,7 @@ def models_dir(tmp_path_factory):
         )
         golden[f"p__{name}"] = forest.predict_proba(Xg)[:, 1]
         forests[name] = forest
-    np.savez(d / "golden.npz", **golden)
-    manifest = {
-        "schema": 1,
-        "default": "rf_td010",
-        "models": entries,
-        "golden": {
-            "file": "golden.npz",
-            "sha256": hashlib.sha256((d / "golden.npz").read_bytes()).hexdigest(),
-        },
-    }
-    (d / "manifest.json").write_text(json.dumps(manifest, indent=2))
+    write_manifest(d, entries, golden, default="rf_td010")
     return d
 
 
