@@ -22,9 +22,11 @@ import io
 import lzma
 import os
 import re
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -35,9 +37,11 @@ __all__ = [
     "FORMATS",
     "CatalogError",
     "CatalogReport",
+    "CatalogSource",
     "LoadedCatalog",
     "apply_completeness",
     "load_catalog",
+    "open_catalog",
     "read_catalog",
 ]
 
@@ -157,14 +161,15 @@ class LoadedCatalog:
     Attributes
     ----------
     table : DataFrame, one row per kept event, sorted by time (see :func:`load_catalog`).
-    raw : DataFrame, the input as read, every data row in input order (position i is row i).
+    raw : DataFrame or None, the input as read, every data row in input order (position i is
+        row i); None when loaded with ``keep_raw=False``.
     report : CatalogReport
     dropped : DataFrame with columns ``row`` (int64) and ``reason`` (str) for every input row
         not in ``table``, in input order.
     """
 
     table: pd.DataFrame
-    raw: pd.DataFrame
+    raw: pd.DataFrame | None
     report: CatalogReport
     dropped: pd.DataFrame
 
@@ -173,24 +178,136 @@ class LoadedCatalog:
 # Reading
 
 
-@dataclass
-class _Input:
-    raw: pd.DataFrame
-    name: str
-    lines: np.ndarray | None  # (n,) int64, 1-based physical line of each data row; None: DataFrame
-
+# Text is parsed this many bytes at a time: memory stays proportional to a block, not the file,
+# and a block is large enough that pandas' per-call overhead does not matter.
+_BLOCK_BYTES = 8 << 20
 
 _OPENERS: dict[str, Callable[..., io.IOBase]] = {
     ".gz": gzip.open, ".xz": lzma.open, ".bz2": bz2.open
 }
 
 
-def _read_input(source: str | os.PathLike[str] | pd.DataFrame) -> _Input:
+@dataclass
+class CatalogSource:
+    """A catalog file (or DataFrame) opened for reading in blocks of whole rows.
+
+    ``columns`` are the input's column names (stripped, a leading '#' removed). Iterating
+    :meth:`blocks` yields ``(frame, lines)`` for consecutive data rows in input order: ``frame``
+    with the selected columns, ``lines`` (k,) int64 the 1-based physical line where each row
+    starts (header counted), or None for a DataFrame.
+    """
+
+    name: str
+    columns: list[object]
+    path: Path | None = None
+    frame: pd.DataFrame | None = None
+    kwargs: dict[str, object] = field(default_factory=dict)
+
+    def blocks(
+        self, usecols: Sequence[int] | None = None, *, text: bool = False
+    ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
+        """Consecutive blocks of data rows.
+
+        usecols : positions of the columns to parse (default all).
+        text : parse every value as the verbatim string of the file (empty fields stay '').
+        """
+        if self.frame is not None:
+            yield (self.frame if usecols is None else self.frame.iloc[:, list(usecols)]), None
+            return
+        assert self.path is not None
+        names = list(range(len(self.columns)))
+        # pandas returns the selected columns in file order, whatever the order asked for.
+        pos = names if usecols is None else sorted(set(usecols))
+        extra: dict[str, object] = {"usecols": pos if usecols is not None else None}
+        if text:
+            extra.update(dtype=str, keep_default_na=False, na_filter=False)
+        labels = [self.columns[i] for i in pos]
+        with _open(self.path, self.name) as fh:
+            for k, (data, before) in enumerate(_record_blocks(fh, self.name)):
+                first = k == 0
+                # Positional names: the first block skips the header line, the others have none.
+                kw = dict(self.kwargs, **extra, header=0 if first else None, names=names)
+                frame = _parse_block(data, kw, self.name, before)
+                frame.columns = labels
+                yield frame, _data_lines(data, len(frame), header=first, before=before)
+
+
+def _open(path: Path, name: str) -> IO[bytes]:
+    """The file as a binary stream, decompressed by suffix (.gz, .xz, .bz2)."""
+    opener = _OPENERS.get(path.suffix.lower(), open)
+    try:
+        return opener(path, "rb")
+    except FileNotFoundError as exc:
+        raise CatalogError(f"{name}: file not found") from exc
+    except OSError as exc:
+        raise CatalogError(f"{name}: cannot read: {exc}") from exc
+
+
+def _record_blocks(fh: IO[bytes], name: str) -> Iterator[tuple[bytes, int]]:
+    """The stream cut into blocks of about _BLOCK_BYTES ending after a record's newline (one
+    outside double quotes), each with the number of newlines before it."""
+    carry = b""
+    before = 0
+    while True:
+        try:
+            chunk = fh.read(_BLOCK_BYTES)
+        except (OSError, EOFError, lzma.LZMAError) as exc:
+            raise CatalogError(f"{name}: cannot read: {exc}") from exc
+        if not chunk:
+            break
+        buf = carry + chunk
+        cut = _last_record_end(buf)
+        if cut < 0:  # no record ends in this chunk (a huge quoted field): read on
+            carry = buf
+            continue
+        block, carry = buf[: cut + 1], buf[cut + 1:]
+        yield block, before
+        before += block.count(b"\n")
+    if carry.strip():
+        yield carry, before
+
+
+def _last_record_end(buf: bytes) -> int:
+    """Index of the last newline in ``buf`` that ends a record (even number of quotes before
+    it), or -1."""
+    if b'"' not in buf:
+        return buf.rfind(b"\n")
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    newlines = np.flatnonzero(arr == ord("\n"))
+    quotes = np.flatnonzero(arr == ord('"'))
+    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    return int(ends[-1]) if ends.size else -1
+
+
+def _parse_block(data: bytes, kwargs: dict[str, object], name: str, before: int) -> pd.DataFrame:
+    try:
+        try:
+            return pd.read_csv(io.BytesIO(data), **kwargs)
+        except UnicodeDecodeError:
+            # Odd bytes (in place names, say) are no reason to fail; the strict first try is
+            # much faster than decoding with errors="replace" throughout.
+            return pd.read_csv(io.BytesIO(data), encoding_errors="replace", **kwargs)
+    except pd.errors.EmptyDataError:
+        cols = kwargs.get("usecols") or kwargs["names"]
+        return pd.DataFrame({c: [] for c in cols})  # type: ignore[union-attr]
+    except (pd.errors.ParserError, ValueError) as exc:
+        # pandas counts lines from the start of the block: make them the file's.
+        text = re.sub(r"line (\d+)", lambda m: f"line {int(m.group(1)) + before}", str(exc))
+        raise CatalogError(f"{name}: cannot parse as delimited text: {text}") from exc
+
+
+def open_catalog(source: str | os.PathLike[str] | pd.DataFrame) -> CatalogSource:
+    """Open a catalog file (plain, .gz, .xz, .bz2) or wrap a DataFrame; reads only the header.
+
+    Raises CatalogError when the file is missing, unreadable or empty.
+    """
     if isinstance(source, pd.DataFrame):
-        return _Input(source, "<DataFrame>", None)
+        return CatalogSource("<DataFrame>", list(source.columns), frame=source)
     name = os.fspath(source)
-    data = _read_bytes(Path(name), name)
-    header = _first_line(data)
+    path = Path(name)
+    with _open(path, name) as fh:
+        head = next(_record_blocks(fh, name), (b"", 0))[0]
+    header = _first_line(head)
     if header is None:
         raise CatalogError(f"{name}: file is empty")
     text = header.lstrip().lstrip("#")
@@ -198,38 +315,17 @@ def _read_input(source: str | os.PathLike[str] | pd.DataFrame) -> _Input:
     kwargs: dict[str, object] = {
         "sep": sep,
         "index_col": False,  # a trailing delimiter must not turn the first column into the index
-        "low_memory": False,  # one dtype per column, not per chunk
         "encoding": "utf-8",
     }
     if f"{sep} " in text:  # 'time, lat, lon': also needed for quoted fields after the space
         kwargs["skipinitialspace"] = True
     if sep == r"\s+" and header.lstrip().startswith("#"):
-        kwargs.update(header=0, names=text.split())  # '# year month ...': '#' is not a column
-    try:
-        try:
-            raw = pd.read_csv(io.BytesIO(data), **kwargs)
-        except UnicodeDecodeError:
-            # Odd bytes (in place names, say) are no reason to fail; the strict first try is
-            # much faster than decoding with errors="replace" throughout.
-            raw = pd.read_csv(io.BytesIO(data), encoding_errors="replace", **kwargs)
-    except pd.errors.EmptyDataError as exc:
-        raise CatalogError(f"{name}: file is empty") from exc
-    except (pd.errors.ParserError, ValueError) as exc:
-        raise CatalogError(f"{name}: cannot parse as delimited text: {exc}") from exc
-    raw.columns = [str(c).strip().lstrip("#").strip() for c in raw.columns]
-    return _Input(raw, name, _data_lines(data, len(raw)))
-
-
-def _read_bytes(path: Path, name: str) -> bytes:
-    """The file's bytes, decompressed by suffix (.gz, .xz, .bz2)."""
-    opener = _OPENERS.get(path.suffix.lower(), open)
-    try:
-        with opener(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError as exc:
-        raise CatalogError(f"{name}: file not found") from exc
-    except (OSError, EOFError, lzma.LZMAError) as exc:
-        raise CatalogError(f"{name}: cannot read: {exc}") from exc
+        # '# year month ...': '#' is not a column
+        labels: list[object] = list(text.split())
+    else:
+        labels = list(_parse_block(head, dict(kwargs, nrows=0), name, 0).columns)
+    columns: list[object] = [str(c).strip().lstrip("#").strip() for c in labels]
+    return CatalogSource(name, columns, path=path, kwargs=kwargs)
 
 
 def _first_line(data: bytes) -> str | None:
@@ -240,11 +336,12 @@ def _first_line(data: bytes) -> str | None:
     return None
 
 
-def _data_lines(data: bytes, n_rows: int) -> np.ndarray:
-    """1-based physical line where each data row starts, shape (n_rows,) int64.
+def _data_lines(data: bytes, n_rows: int, *, header: bool, before: int) -> np.ndarray:
+    """1-based physical line where each data row of a block starts, shape (n_rows,) int64.
 
     Mirrors how pandas splits the text into records: newlines inside double quotes do not end a
-    record, and blank or whitespace-only lines are skipped; the first record is the header.
+    record, and blank or whitespace-only lines are skipped; with ``header`` the first record is
+    the header. ``before``: newlines in the file before the block.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
     newlines = np.flatnonzero(buf == ord("\n"))
@@ -257,12 +354,12 @@ def _data_lines(data: bytes, n_rows: int) -> np.ndarray:
     # A record is blank unless it holds a byte above ' ' (each start..next start span is one
     # record plus its newline, so reduceat never sees an empty span).
     visible = np.logical_or.reduceat(buf > ord(" "), starts) if starts.size else starts.astype(bool)
-    record_lines = 1 + np.searchsorted(newlines, starts[visible])
-    lines = record_lines[1:].astype(np.int64)
+    record_lines = before + 1 + np.searchsorted(newlines, starts[visible])
+    lines = record_lines[int(header):].astype(np.int64)
     if lines.size != n_rows:
         # pandas split the text differently (unusual quoting, '\r' line ends): assume one line
         # per row after the header.
-        first = int(record_lines[0]) + 1 if record_lines.size else 2
+        first = int(record_lines[0]) + int(header) if record_lines.size else before + 1 + header
         lines = first + np.arange(n_rows, dtype=np.int64)
     return lines
 
@@ -306,14 +403,14 @@ def _detect_format(columns: Sequence[object], fmt: str, overrides: dict[str, str
 
 
 def _resolve_columns(
-    raw: pd.DataFrame, fmt: str, overrides: dict[str, str], name: str
+    columns: Sequence[object], fmt: str, overrides: dict[str, str], name: str
 ) -> _Columns:
-    found = _lookup(raw.columns)
-    listing = ", ".join(str(c) for c in raw.columns)
+    found = _lookup(columns)
+    listing = ", ".join(str(c) for c in columns)
 
     def given(canon: str) -> object:
         label = overrides[canon]
-        if label in raw.columns:
+        if label in columns:
             return label
         if str(label).strip().lower() in found:
             return found[str(label).strip().lower()]
@@ -610,6 +707,7 @@ def load_catalog(
     event_type: str | None = None,
     x: str | None = None,
     y: str | None = None,
+    keep_raw: bool = True,
 ) -> LoadedCatalog:
     """Read and validate a catalog.
 
@@ -624,6 +722,10 @@ def load_catalog(
         every row.
     time, latitude, longitude, depth, magnitude, event_id, event_type, x, y : str, optional
         Source column to use for that canonical column, instead of the detected one.
+    keep_raw : bool
+        Keep every input column in :attr:`LoadedCatalog.raw`. False parses only the columns the
+        table needs (a file is read in blocks, so memory then follows the table, not the text);
+        ``raw`` is then None.
 
     Returns
     -------
@@ -642,89 +744,162 @@ def load_catalog(
                          y=y).items()
         if v is not None
     }
-    inp = _read_input(source)
-    raw, name = inp.raw, inp.name
-    n_rows = len(raw)
-    fmt = _detect_format(list(raw.columns), format, overrides)
-    if n_rows == 0:
-        found = ", ".join(str(c) for c in raw.columns)
-        raise CatalogError(f"{name}: no data rows (columns found: {found})")
-    cols = _resolve_columns(raw, fmt, overrides, name)
-    lines = inp.lines if inp.lines is not None else np.arange(n_rows, dtype=np.int64) + 2
-    report = CatalogReport(source=name, format=fmt, n_rows=n_rows)
+    src = open_catalog(source)
+    name = src.name
+    fmt = _detect_format(src.columns, format, overrides)
+    cols = _resolve_columns(src.columns, fmt, overrides, name)
+    if isinstance(event_types, str):
+        event_types = (event_types,)
+    type_col = cols.source.get("event_type") if event_types is not None else None
+    # Only the columns being validated, so that the parsed blocks stay small.
+    used = list(dict.fromkeys([*cols.source.values(), *cols.time_cols.values()]))
+    usecols = None if keep_raw else [src.columns.index(c) for c in used]
+    report = CatalogReport(source=name, format=fmt)
     report.columns = {k: str(v) for k, v in cols.source.items()}
     report.columns["time"] = ",".join(str(c) for c in cols.time_cols.values())
 
-    # Type filter first: invalid values in rows that are dropped anyway do not matter.
-    rows = np.arange(n_rows, dtype=np.int64)
-    dropped: list[pd.DataFrame] = []
-    if isinstance(event_types, str):
-        event_types = (event_types,)
-    if event_types is not None and "event_type" in cols.source:
-        keep, labels = _type_filter(raw[cols.source["event_type"]], event_types)
-        if not keep.all():
-            gone = labels[~keep]
-            report.type_counts = {str(k): int(v) for k, v in gone.value_counts().items()}
-            report.n_type_dropped = int((~keep).sum())
-            dropped.append(pd.DataFrame({
-                "row": rows[~keep],
-                "reason": ("not an earthquake (" + gone + ")").to_numpy(),
-            }))
-            rows = rows[keep]
-            if rows.size == 0:
-                raise CatalogError(
-                    f"{name}: no rows left after the type filter (kept types "
-                    f"{', '.join(event_types)}; found {_counts(report.type_counts)})"
-                )
-    # Only the columns being validated, so that the subset copy stays small.
-    used = list(dict.fromkeys([*cols.source.values(), *cols.time_cols.values()]))
-    sub = raw[used] if rows.size == n_rows else raw[used].iloc[rows]
+    acc = _Accumulator()
+    raw_blocks: list[pd.DataFrame] = []
+    type_counts: Counter[str] = Counter()
+    n_rows = 0
+    for frame, lines in src.blocks(usecols):
+        n = len(frame)
+        rows = n_rows + np.arange(n, dtype=np.int64)
+        if lines is None:
+            lines = rows + 2
+        n_rows += n
+        if keep_raw:
+            raw_blocks.append(frame)
+        if n == 0:
+            continue
+        # Type filter first: invalid values in rows that are dropped anyway do not matter.
+        local = np.arange(n)
+        if type_col is not None:
+            keep, labels = _type_filter(frame[type_col], event_types)  # type: ignore[arg-type]
+            if not keep.all():
+                gone = labels[~keep]
+                type_counts.update({str(k): int(v) for k, v in gone.value_counts().items()})
+                acc.drop(rows[~keep], ("not an earthquake (" + gone + ")").to_numpy())
+                local = local[keep]
+        if local.size == 0:
+            continue
+        acc.n_typed += local.size
+        sub = frame[used] if local.size == n else frame[used].iloc[local]
+        values, rolled, checks = _parse_values(sub, cols, report)
+        bad = np.logical_or.reduce([m for m, _, _ in checks])
+        if bad.any():
+            reasons = _reasons(checks, bad, skip_invalid)
+            where = _locator(name, src.frame is not None, rows[local], lines[local])
+            if not skip_invalid:
+                i, (col, text) = next(iter(reasons.items()))
+                raise CatalogError(f"{where(i)}, column '{col}': {text}")
+            report.n_invalid_dropped += int(bad.sum())
+            room = _MAX_EXAMPLES - len(report.invalid_examples)
+            report.invalid_examples += [
+                f"{where(i)}, column '{col}': {text}" for i, (col, text) in
+                list(reasons.items())[:max(room, 0)]
+            ]
+            acc.drop(rows[local[bad]],
+                     [f"invalid: column '{col}': {text}" for col, text in reasons.values()])
+            values = {k: v[~bad] for k, v in values.items()}
+            rolled, local = rolled[~bad], local[~bad]
+        ids = {k: frame[cols.source[k]].iloc[local] for k in ("event_id", "event_type")
+               if k in cols.source}
+        acc.keep(values, rolled, rows[local], lines[local], ids)
 
-    values, rolled, checks = _parse_values(sub, cols, report)
-    bad = np.logical_or.reduce([m for m, _, _ in checks])
-    if bad.any():
-        reasons = _reasons(checks, bad, skip_invalid)
-        where = _locator(name, inp.lines, rows)
-        if not skip_invalid:
-            i, (col, text) = next(iter(reasons.items()))
-            raise CatalogError(f"{where(i)}, column '{col}': {text}")
-        report.n_invalid_dropped = int(bad.sum())
-        report.invalid_examples = [
-            f"{where(i)}, column '{col}': {text}" for i, (col, text) in
-            list(reasons.items())[:_MAX_EXAMPLES]
-        ]
-        dropped.append(pd.DataFrame({
-            "row": rows[bad],
-            "reason": [f"invalid: column '{col}': {text}" for col, text in reasons.values()],
-        }))
-        if bad.all():
-            raise CatalogError(
-                f"{name}: no valid rows left ({report.n_invalid_dropped:,} invalid; first: "
-                f"{report.invalid_examples[0]})"
-            )
-        values = {k: v[~bad] for k, v in values.items()}
-        rolled, rows = rolled[~bad], rows[~bad]
-
-    table = _build_table(values, raw, cols, rows, lines, report)
+    if n_rows == 0:
+        found = ", ".join(str(c) for c in src.columns)
+        raise CatalogError(f"{name}: no data rows (columns found: {found})")
+    report.n_rows = n_rows
+    if type_counts:
+        report.type_counts = dict(sorted(type_counts.items(), key=lambda kv: -kv[1]))
+        report.n_type_dropped = sum(type_counts.values())
+    if acc.n_typed == 0:
+        raise CatalogError(
+            f"{name}: no rows left after the type filter (kept types "
+            f"{', '.join(event_types or ())}; found {_counts(report.type_counts)})"
+        )
+    if not acc.values:
+        raise CatalogError(
+            f"{name}: no valid rows left ({report.n_invalid_dropped:,} invalid; first: "
+            f"{report.invalid_examples[0]})"
+        )
+    values, rolled, kept_rows, kept_lines, ids = acc.result()
+    table = _build_table(values, ids, cols, kept_rows, kept_lines, report)
     report.n_time_rollovers = int(rolled.sum())
     report.n_events = len(table)
-    drop = (
-        pd.concat(dropped, ignore_index=True).sort_values("row", kind="stable")
-        if dropped else pd.DataFrame({"row": np.zeros(0, np.int64), "reason": []})
-    )
-    drop = drop.reset_index(drop=True).astype({"row": np.int64})
-    return LoadedCatalog(table=table, raw=raw, report=report, dropped=drop)
+    raw = None
+    if keep_raw:
+        # Blocks of blank lines only parse to typeless empty frames: leave them out.
+        raw_blocks = [b for b in raw_blocks if len(b)] or raw_blocks[:1]
+        raw = src.frame if src.frame is not None else (
+            pd.concat(raw_blocks, ignore_index=True) if len(raw_blocks) > 1 else raw_blocks[0]
+        )
+    return LoadedCatalog(table=table, raw=raw, report=report, dropped=acc.dropped())
 
 
-def _counts(counts: dict[str, int]) -> str:
-    return ", ".join(f"{k}: {v:,}" for k, v in counts.items())
+class _Accumulator:
+    """Kept values and dropped rows of the blocks read so far."""
+
+    def __init__(self) -> None:
+        self.values: list[dict[str, np.ndarray]] = []
+        self.rolled: list[np.ndarray] = []
+        self.rows: list[np.ndarray] = []
+        self.lines: list[np.ndarray] = []
+        self.ids: list[dict[str, pd.Series]] = []
+        self.drop_rows: list[np.ndarray] = []
+        self.drop_reasons: list[np.ndarray] = []
+        self.n_typed = 0  # rows that passed the type filter
+
+    def keep(self, values: dict[str, np.ndarray], rolled: np.ndarray, rows: np.ndarray,
+             lines: np.ndarray, ids: dict[str, pd.Series]) -> None:
+        if rows.size:
+            self.values.append(values)
+            self.rolled.append(rolled)
+            self.rows.append(rows)
+            self.lines.append(lines)
+            self.ids.append(ids)
+
+    def drop(self, rows: np.ndarray, reasons: Sequence[str] | np.ndarray) -> None:
+        self.drop_rows.append(rows)
+        self.drop_reasons.append(np.asarray(reasons, dtype=object))
+
+    def result(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray,
+                              dict[str, pd.Series]]:
+        # Each block's pieces are dropped as soon as they are joined: peak memory is the
+        # table plus one column, not twice the table.
+        values = {}
+        for k in list(self.values[0]):
+            values[k] = np.concatenate([v.pop(k) for v in self.values])
+        ids = {k: pd.concat([d.pop(k) for d in self.ids], ignore_index=True)
+               for k in list(self.ids[0])}
+        out = (values, np.concatenate(self.rolled), np.concatenate(self.rows),
+               np.concatenate(self.lines), ids)
+        self.values, self.ids, self.rolled, self.rows, self.lines = [], [], [], [], []
+        return out
+
+    def dropped(self) -> pd.DataFrame:
+        """Rows not kept, in input order: ``row`` int64 and ``reason``."""
+        if not self.drop_rows:
+            return pd.DataFrame({"row": np.zeros(0, np.int64), "reason": []})
+        rows = np.concatenate(self.drop_rows)
+        reasons = np.concatenate(self.drop_reasons)
+        order = np.argsort(rows, kind="stable")
+        return pd.DataFrame({"row": rows[order].astype(np.int64), "reason": reasons[order]})
 
 
-def _locator(name: str, lines: np.ndarray | None, rows: np.ndarray) -> Callable[[int], str]:
+def _counts(counts: dict[str, int], most: int = 10) -> str:
+    text = ", ".join(f"{k}: {v:,}" for k, v in list(counts.items())[:most])
+    return text + (f" and {len(counts) - most:,} more" if len(counts) > most else "")
+
+
+def _locator(
+    name: str, frame: bool, rows: np.ndarray, lines: np.ndarray
+) -> Callable[[int], str]:
     """Where the i-th validated row is, as text: 'file, line 17' or '<DataFrame>, row 15'."""
-    if lines is None:
+    if frame:
         return lambda i: f"{name}, row {rows[i]}"
-    return lambda i: f"{name}, line {lines[rows[i]]}"
+    return lambda i: f"{name}, line {lines[i]}"
 
 
 def _reasons(
@@ -794,13 +969,17 @@ def _parse_values(
 
 def _build_table(
     values: dict[str, np.ndarray],
-    raw: pd.DataFrame,
+    ids: dict[str, pd.Series],
     cols: _Columns,
     rows: np.ndarray,
     lines: np.ndarray,
     report: CatalogReport,
 ) -> pd.DataFrame:
-    """The validated table sorted by time (stable), and the report's order/duplicate counts."""
+    """The validated table sorted by time (stable), and the report's order/duplicate counts.
+
+    ``values``, ``ids`` (event_id/event_type), ``rows`` and ``lines`` are aligned, one entry
+    per kept row in input order.
+    """
     t = values["time"]
     report.was_sorted = bool(np.all(t[1:] >= t[:-1]))
     order = np.argsort(t, kind="stable")
@@ -813,16 +992,21 @@ def _build_table(
     else:
         data["time"] = pd.Series(t[order].view("M8[ns]")).dt.tz_localize("UTC")
     for key in (*place, "depth", "magnitude"):
-        data[key] = values[key][order].astype(np.float64)
-    pos = rows[order]
-    data["row"] = pos
-    data["line"] = lines[pos]
-    for key in ("event_id", "event_type"):
-        if key in cols.source:
-            data[key] = _as_string(raw[cols.source[key]].iloc[pos].reset_index(drop=True))
-    table = pd.DataFrame(data)
-    key_cols = ["time", *place, "depth", "magnitude"]
-    report.n_duplicates = int(table.duplicated(subset=key_cols).sum())
+        data[key] = values.pop(key)[order].astype(np.float64, copy=False)
+    data["row"] = rows[order]
+    data["line"] = lines[order]
+    for key in list(ids):
+        data[key] = _as_string(ids.pop(key).iloc[order].reset_index(drop=True))
+    # copy=False: one block per column instead of a consolidating copy of the whole table.
+    table = pd.DataFrame(data, copy=False)
+    # An exact duplicate shares its time with the row before it (sorted): only rows in runs of
+    # equal times need the (memory-hungry) row hashing.
+    ts = t[order]
+    same = np.flatnonzero(ts[1:] == ts[:-1]) + 1
+    if same.size:
+        runs = table.iloc[np.union1d(same - 1, same)]
+        key_cols = ["time", *place, "depth", "magnitude"]
+        report.n_duplicates = int(runs.duplicated(subset=key_cols).sum())
     return table
 
 

@@ -7,6 +7,7 @@ traceback is shown only with ``LITE_DECLUSTER_DEBUG=1``).
 
 from __future__ import annotations
 
+import ctypes
 import os
 import sys
 import textwrap
@@ -202,21 +203,26 @@ def run(
     """
 
     def work() -> None:
-        from lite_decluster.declustering import run_decluster
+        _return_freed_buffers()
+        from lite_decluster.declustering import _assemble, label_catalog, labelled_blocks
         from lite_decluster.output import (
             check_output_path,
             default_output_path,
             output_format,
             require_writer,
+            write_csv_blocks,
             write_table,
         )
         from lite_decluster.progress import ProgressPrinter, stream_is_tty
 
-        fmt = out_format.value if out_format is not None else None
-        out = output if output is not None else default_output_path(catalog, fmt or "csv")
+        fmt = output_format(
+            output if output is not None else catalog,
+            out_format.value if out_format is not None else None,
+        )
+        out = output if output is not None else default_output_path(catalog, fmt)
         # Refuse a bad destination before the (possibly long) run, and again when writing.
         check_output_path(out, inputs=[catalog], force=force)
-        require_writer(output_format(out, fmt))
+        require_writer(fmt)
         if plot is not None:
             from lite_decluster.plot import check_plot_path
 
@@ -229,8 +235,11 @@ def run(
             ).items() if v is not None
         }
         printer = ProgressPrinter() if not quiet and stream_is_tty() else None
+        # CSV is written block by block from the input file read again, so the input's
+        # own columns never sit in memory whole; parquet needs the whole table.
+        streamed = fmt == "csv"
         try:
-            result, info = run_decluster(
+            done = label_catalog(
                 catalog,
                 _model_selector(model),
                 method=method.value,
@@ -245,11 +254,21 @@ def run(
                 columns=columns,
                 progress=printer,
                 models_directory=models_dir,
+                keep_raw=not streamed,
             )
+            info = done.info
+            events = done.events if plot is not None else None
+            del done.events  # not needed any more unless plotting
             if printer is not None:
                 printer("write", 0, 0)
             start = time.perf_counter()
-            write_table(result, out, format=fmt, force=force, inputs=[catalog])
+            if streamed:
+                write_csv_blocks(labelled_blocks(catalog, done.labels, info), out, force=force,
+                                 inputs=[catalog])
+            else:
+                assert done.raw is not None
+                write_table(_assemble(done.raw, done.labels, info), out, format=fmt, force=force,
+                            inputs=[catalog])
             info.timings["write"] = time.perf_counter() - start
             if plot is not None:
                 from lite_decluster.plot import plot_declustered
@@ -257,9 +276,9 @@ def run(
                 if printer is not None:
                     printer("plot", 0, 0)
                 start = time.perf_counter()
-                plot_declustered(result, plot, nnd_threshold=info.nnd_threshold,
-                                 threshold=info.threshold, title=catalog.name, force=force,
-                                 inputs=[catalog, out])
+                plot_declustered(done.labels.frame(), plot, events=events,
+                                 nnd_threshold=info.nnd_threshold, threshold=info.threshold,
+                                 title=catalog.name, force=force, inputs=[catalog, out])
                 info.timings["plot"] = time.perf_counter() - start
         finally:
             if printer is not None:
@@ -269,6 +288,22 @@ def run(
             typer.echo(f"wrote       {out}" + (f" and {plot}" if plot else ""), err=True)
 
     _guard(work)
+
+
+def _return_freed_buffers() -> None:
+    """Make glibc give large freed buffers back to the system (Linux; no-op elsewhere).
+
+    glibc raises its mmap threshold after the first large free (up to 32 MB); from then on the
+    parser's block-sized buffers come from the heap and stay there once freed, which held about
+    200 MB on the 905k-event SCSN file. A fixed 1 MB threshold (fixing it also stops the
+    adaptation) keeps such buffers as mappings, returned on free.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
+    except (OSError, AttributeError):  # not glibc (musl, say)
+        pass
 
 
 # ------------------------------------------------------------------------------------ models

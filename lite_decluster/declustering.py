@@ -20,14 +20,15 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import LoadedCatalog, load_catalog
+from lite_decluster.catalog import LoadedCatalog, load_catalog, open_catalog
 from lite_decluster.features import get_spec
 from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, load_model
 from lite_decluster.nnd import nnd_threshold
@@ -39,7 +40,11 @@ __all__ = [
     "RESULT_COLUMNS",
     "DeclusterError",
     "RunInfo",
+    "Labelled",
+    "Labels",
     "decluster",
+    "label_catalog",
+    "labelled_blocks",
     "run_decluster",
 ]
 
@@ -125,6 +130,8 @@ class RunInfo:
     timings: dict[str, float] = field(default_factory=dict)
     catalog_notes: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # (size, mtime_ns) of the input file when read: a block-wise write checks it is unchanged.
+    input_stat: tuple[int, int] | None = field(default=None, repr=False)
 
     @property
     def background_fraction(self) -> float | None:
@@ -134,6 +141,7 @@ class RunInfo:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (stored in ``result.attrs["run"]``)."""
         d = asdict(self)
+        d.pop("input_stat")
         d["background_fraction"] = self.background_fraction
         return d
 
@@ -214,7 +222,19 @@ def _check_args(
     return m
 
 
-def run_decluster(
+@dataclass
+class Labelled:
+    """What :func:`label_catalog` returns: the labels of every input row, the run's
+    :class:`RunInfo`, the input's own columns (None unless ``keep_raw``) and the validated
+    table (every kept event, below Mc too; ``row`` links to the input)."""
+
+    labels: Labels
+    info: RunInfo
+    raw: pd.DataFrame | None
+    events: pd.DataFrame
+
+
+def label_catalog(
     catalog: str | os.PathLike[str] | pd.DataFrame,
     model: Model | int | str | os.PathLike[str] | None = None,
     *,
@@ -230,13 +250,13 @@ def run_decluster(
     columns: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     models_directory: str | os.PathLike[str] | None = None,
-) -> tuple[pd.DataFrame, RunInfo]:
-    """Decluster a catalog and report what was done; see :func:`decluster` for the arguments.
+    keep_raw: bool = True,
+) -> Labelled:
+    """Decluster a catalog; see :func:`decluster` for the arguments.
 
-    Returns
-    -------
-    (result, info)
-        ``result`` as described in :func:`decluster`; ``info`` a :class:`RunInfo`.
+    ``keep_raw=False`` reads only the columns the method needs (``Labelled.raw`` is then
+    None): write the result with :func:`labelled_blocks`, which reads the input again block by
+    block, to keep memory proportional to the events rather than to the input text.
     """
     method = _check_args(method, threshold, df, columns)
     timings: dict[str, float] = {}
@@ -254,8 +274,10 @@ def run_decluster(
 
     tick("read")
     loaded = load_catalog(
-        catalog, skip_invalid=skip_invalid, event_types=event_types, **dict(columns or {})
+        catalog, skip_invalid=skip_invalid, event_types=event_types, keep_raw=keep_raw,
+        **dict(columns or {}),
     )
+    stat = None if isinstance(catalog, pd.DataFrame) else _stat(Path(os.fspath(catalog)))
     lap("read")
 
     loaded_model: Model | None = None
@@ -289,6 +311,7 @@ def run_decluster(
     lap("features")
 
     info = _start_info(loaded, prep, method, loaded_model)
+    info.input_stat = stat
     has_parent = prep.features["parent"].to_numpy() >= 0
     p = np.full(len(prep.table), np.nan)
     if loaded_model is not None:
@@ -316,9 +339,26 @@ def run_decluster(
         aftershock = ok & (log_eta < cut)
         lap("classify")
 
-    result = _assemble(loaded, prep, p, aftershock, ok, has_parent, info)
+    labels = _labels(loaded, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings
-    return result, info
+    return Labelled(labels=labels, info=info, raw=loaded.raw, events=loaded.table)
+
+
+def run_decluster(
+    catalog: str | os.PathLike[str] | pd.DataFrame,
+    model: Model | int | str | os.PathLike[str] | None = None,
+    **kwargs: Any,
+) -> tuple[pd.DataFrame, RunInfo]:
+    """Decluster a catalog and report what was done; see :func:`decluster` for the arguments.
+
+    Returns
+    -------
+    (result, info)
+        ``result`` as described in :func:`decluster`; ``info`` a :class:`RunInfo`.
+    """
+    done = label_catalog(catalog, model, **kwargs)
+    assert done.raw is not None
+    return _assemble(done.raw, done.labels, done.info), done.info
 
 
 def decluster(
@@ -480,7 +520,75 @@ def _restore_integers(raw: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _assemble(
+@dataclass
+class Labels:
+    """The result columns (:data:`RESULT_COLUMNS`) of every input row, built for any range of
+    rows on demand, so that a large catalog can be written block by block.
+
+    Per input row (shape (n_rows,)): ``event`` (index into the event arrays, -1 for a row not
+    declustered) and ``reason`` (code into ``reasons``). Per event above Mc (shape
+    (n_events,)): ``p`` (probability, NaN when not scored), ``label`` (0 none, 1 background,
+    2 aftershock), ``parent_row`` (-1: none), ``parent_id`` (strings, or None without ids) and
+    ``features`` (eta, T, R, dm, n_siblings, n_offspring as float).
+    """
+
+    n_rows: int
+    event: np.ndarray
+    reason: np.ndarray
+    reasons: list[str]
+    p: np.ndarray
+    label: np.ndarray
+    parent_row: np.ndarray
+    parent_id: np.ndarray | None
+    features: dict[str, np.ndarray]
+    integer_counts: dict[str, bool]
+
+    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """The result columns of input rows ``start:stop``, index ``start..stop-1``."""
+        stop = self.n_rows if stop is None else stop
+        ev = self.event[start:stop]
+        k = ev.size
+        has = ev >= 0
+        e = ev[has]
+
+        def spread(values: np.ndarray, fill: object, dtype: object = None) -> np.ndarray:
+            out = np.full(k, fill, dtype=dtype if dtype is not None else values.dtype)
+            out[has] = values[e]
+            return out
+
+        label = spread(self.label, 0)
+        parent_row = spread(self.parent_row, -1)
+        if self.parent_id is not None:
+            pid = spread(self.parent_id, None, object)
+        else:
+            pid = np.full(k, None, dtype=object)
+        cols: dict[str, object] = {
+            "p_aftershock": spread(self.p, np.nan),
+            "label": pd.array(_LABEL_TEXT[label], dtype="string"),
+            "parent_row": pd.array(np.where(parent_row >= 0, parent_row, 0), dtype="Int64"),
+            "parent_id": pd.array(pid, dtype="string"),
+        }
+        for key in _FEATURE_OUT:
+            v = spread(self.features[key], np.nan)
+            if self.integer_counts.get(key, False):
+                finite = np.isfinite(v)
+                col = pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
+                col[~finite] = pd.NA
+                cols[key] = col
+            else:
+                cols[key] = v
+        cols["reason"] = pd.array(
+            np.asarray(self.reasons, dtype=object)[self.reason[start:stop]], dtype="string"
+        )
+        out = pd.DataFrame(cols, index=pd.RangeIndex(start, stop))
+        out["parent_row"] = out["parent_row"].mask(parent_row < 0)
+        return out
+
+
+_LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
+
+
+def _labels(
     loaded: LoadedCatalog,
     prep: Prepared,
     p: np.ndarray,
@@ -488,75 +596,111 @@ def _assemble(
     scored: np.ndarray,
     has_parent: np.ndarray,
     info: RunInfo,
-) -> pd.DataFrame:
-    """The input rows in input order with the result columns (see RESULT_COLUMNS).
+) -> Labels:
+    """Labels of every input row; counts into ``info``.
 
     ``p``, ``aftershock``, ``scored``, ``has_parent``: arrays over ``prep.table`` rows.
     """
-    raw = loaded.raw
-    n = len(raw)
-    reason = np.full(n, "", dtype=object)
-    label = np.full(n, None, dtype=object)
-    prob = np.full(n, np.nan)
-    parent_row = np.full(n, -1, dtype=np.int64)
-    feats = {k: np.full(n, np.nan) for k in _FEATURE_OUT}
-
+    n = loaded.report.n_rows
     drop = loaded.dropped
-    reason[drop["row"].to_numpy()] = drop["reason"].to_numpy(dtype=object)
+    # Reason codes: 0 '' (labelled), then the fixed texts, then each distinct dropped reason.
+    fixed = ["", FIRST_EVENT, "features not finite"]
     if prep.mc is not None:
-        reason[loaded.table["row"].to_numpy()] = f"below Mc {prep.mc:g}"  # overwritten below
+        fixed.append(f"below Mc {prep.mc:g}")
+    codes, uniques = pd.factorize(drop["reason"].to_numpy(dtype=object))
+    reasons = fixed + [str(u) for u in uniques]
+    reason = np.zeros(n, dtype=np.int32)
+    reason[drop["row"].to_numpy()] = codes + len(fixed)
+    if prep.mc is not None:
+        reason[loaded.table["row"].to_numpy()] = fixed.index(f"below Mc {prep.mc:g}")
 
     rows = prep.table["row"].to_numpy()
+    event = np.full(n, -1, dtype=np.int64)
+    event[rows] = np.arange(rows.size)
+    unscored = has_parent & ~scored
+    ev_reason = np.zeros(rows.size, dtype=np.int32)
+    ev_reason[~has_parent] = 1
+    ev_reason[unscored] = 2
+    reason[rows] = ev_reason
+    label = np.where(aftershock, 2, 1).astype(np.int8)
+    label[unscored] = 0
+
     parent = prep.features["parent"].to_numpy()
-    reason[rows] = ""
-    reason[rows[~has_parent]] = FIRST_EVENT
-    reason[rows[has_parent & ~scored]] = "features not finite"
-    prob[rows] = p
-    lab = np.where(aftershock, AFTERSHOCK, BACKGROUND).astype(object)
-    lab[has_parent & ~scored] = None
-    label[rows] = lab
-    parent_row[rows[has_parent]] = rows[parent[has_parent]]
-    for k in _FEATURE_OUT:
-        feats[k][rows] = prep.features[k].to_numpy(dtype=float)
-
-    parent_id = pd.Series(pd.NA, index=range(n), dtype="string")
+    parent_row = np.where(has_parent, rows[np.where(has_parent, parent, 0)], -1)
+    parent_id = None
     if "event_id" in prep.table:
-        ids = prep.table["event_id"].astype("string").to_numpy()
-        child = rows[has_parent]
-        parent_id.iloc[child] = ids[parent[has_parent]]
-
-    added = pd.DataFrame(
-        {
-            "p_aftershock": prob,
-            "label": pd.array(label, dtype="string"),
-            "parent_row": pd.array(np.where(parent_row >= 0, parent_row, 0), dtype="Int64"),
-            "parent_id": parent_id.to_numpy(),
-            **feats,
-            "reason": pd.array(reason, dtype="string"),
-        },
-        index=raw.index,
-    )
-    added["parent_row"] = added["parent_row"].mask(parent_row < 0)
+        ids = prep.table["event_id"].astype("string").to_numpy(dtype=object, na_value=None)
+        parent_id = np.where(has_parent, ids[np.where(has_parent, parent, 0)], None)
+    feats = {k: prep.features[k].to_numpy(dtype=float) for k in _FEATURE_OUT}
+    integer = {}
     for k in ("n_siblings", "n_offspring"):
-        v = feats[k]
-        finite = v[np.isfinite(v)]
-        if np.array_equal(finite, np.round(finite)):  # plain counts (not rate-scaled): integers
-            added[k] = pd.array(np.where(np.isfinite(v), v, 0), dtype="Int64")
-            added[k] = added[k].mask(~np.isfinite(v))
-    added["parent_id"] = added["parent_id"].astype("string")
+        finite = feats[k][np.isfinite(feats[k])]
+        integer[k] = bool(np.array_equal(finite, np.round(finite)))  # plain counts: integers
 
-    if info.source != "<DataFrame>":
-        raw = _restore_integers(raw)
-    clash = [c for c in raw.columns if str(c) in RESULT_COLUMNS]
-    base = raw.rename(columns={c: f"{c}_input" for c in clash}) if clash else raw
+    info.n_classified = int((label > 0).sum())
+    info.n_aftershock = int((label == 2).sum())
+    info.n_background = info.n_classified - info.n_aftershock
+    info.n_first = int((~has_parent).sum())
+    return Labels(n_rows=n, event=event, reason=reason, reasons=reasons, p=p, label=label,
+                  parent_row=parent_row, parent_id=parent_id, features=feats,
+                  integer_counts=integer)
+
+
+def _clashes(columns: Sequence[object], info: RunInfo) -> dict[object, str]:
+    """Input columns named like a result column, renamed ``NAME_input`` (noted in ``info``)."""
+    clash = {c: f"{c}_input" for c in columns if str(c) in RESULT_COLUMNS}
     if clash:
         info.notes.append(
             "input columns renamed to avoid clashes: "
-            + ", ".join(f"{c} -> {c}_input" for c in clash)
+            + ", ".join(f"{c} -> {new}" for c, new in clash.items())
         )
-    labelled = np.asarray([x is not None for x in label])
-    info.n_classified = int(labelled.sum())
-    info.n_aftershock = int(np.sum(label == AFTERSHOCK))
-    info.n_background = info.n_classified - info.n_aftershock
-    info.n_first = int((~has_parent).sum())
+    return clash
+
+
+def _with_inputs(block: pd.DataFrame, labels: Labels, start: int, clash: dict[object, str],
+                 from_file: bool) -> pd.DataFrame:
+    """Input rows ``start:start+len(block)`` (their own columns) and their result columns."""
+    if from_file:
+        block = _restore_integers(block)
+    base = block.rename(columns=clash) if clash else block
+    added = labels.frame(start, start + len(block))
+    added.index = base.index
     return pd.concat([base, added], axis=1)
+
+
+def labelled_blocks(
+    catalog: str | os.PathLike[str], labels: Labels, info: RunInfo
+) -> Iterator[pd.DataFrame]:
+    """The input file read again block by block, each block with its result columns: the
+    rows of :func:`decluster`'s result without holding the whole input in memory.
+
+    Raises DeclusterError when the file changed since it was declustered (its size,
+    modification time or number of rows differs).
+    """
+    path = Path(os.fspath(catalog))
+    if info.input_stat and _stat(path) != tuple(info.input_stat):
+        raise DeclusterError(f"{path} changed while it was being declustered; run again")
+    src = open_catalog(path)
+    clash = _clashes(src.columns, info)
+    start = 0
+    for block, _ in src.blocks():
+        if start + len(block) > labels.n_rows:
+            break
+        yield _with_inputs(block, labels, start, clash, True)
+        start += len(block)
+    if start != labels.n_rows:
+        raise DeclusterError(
+            f"{path} changed while it was being declustered ({start:,} rows now, "
+            f"{labels.n_rows:,} before); run again"
+        )
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    st = path.stat()
+    return st.st_size, st.st_mtime_ns
+
+
+def _assemble(raw: pd.DataFrame, labels: Labels, info: RunInfo) -> pd.DataFrame:
+    """The input rows in input order (``raw``'s index) with the result columns."""
+    clash = _clashes(list(raw.columns), info)
+    return _with_inputs(raw, labels, 0, clash, info.source != "<DataFrame>")

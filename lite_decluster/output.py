@@ -25,6 +25,7 @@ __all__ = [
     "default_output_path",
     "output_format",
     "require_writer",
+    "write_csv_blocks",
     "write_table",
 ]
 
@@ -197,6 +198,37 @@ def write_table(
     return atomic_write(out, write)
 
 
+def write_csv_blocks(
+    blocks: Iterable[pd.DataFrame],
+    path: str | os.PathLike[str],
+    *,
+    force: bool = False,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write consecutive row blocks (same columns) as one CSV file, atomically.
+
+    As :func:`write_table` with CSV, one block in memory at a time; the header comes from the
+    first block. Text is quoted where a value needs it, decided block by block. An exception
+    from ``blocks`` leaves no file behind.
+    """
+    inputs = list(inputs)
+    out = check_output_path(path, inputs=inputs, force=force)
+
+    def write(fh: IO[bytes]) -> None:
+        columns = None
+        for block in blocks:
+            first = columns is None
+            if first:
+                columns = list(block.columns)
+            elif list(block.columns) != columns:
+                raise OutputError("blocks with different columns cannot form one CSV file")
+            _write_csv(block, fh, header=first)
+        if columns is None:
+            raise OutputError("nothing to write: no rows")
+
+    return atomic_write(out, write)
+
+
 def _arrow() -> tuple:
     """(pyarrow, pyarrow.csv), or (None, None) when pyarrow is not installed."""
     try:
@@ -219,7 +251,7 @@ def _needs_quotes(table: pd.DataFrame) -> bool:
     return False
 
 
-def _write_csv(table: pd.DataFrame, fh: IO[bytes]) -> None:
+def _write_csv(table: pd.DataFrame, fh: IO[bytes], header: bool = True) -> None:
     """CSV with pyarrow's writer when it is installed (about 5x faster than pandas' float
     formatting; strings quoted, floats in shortest round-trip form), else with pandas."""
     pa, pa_csv = _arrow()
@@ -230,11 +262,12 @@ def _write_csv(table: pd.DataFrame, fh: IO[bytes]) -> None:
             arrow = None  # e.g. an object column mixing types: pandas copes
         if arrow is not None:
             # Header and quoting as pandas writes them: quotes only where a value needs them.
-            head = io.StringIO()
-            csv.writer(head, lineterminator="\n").writerow([str(c) for c in table.columns])
-            fh.write(head.getvalue().encode("utf-8"))
+            if header:
+                head = io.StringIO()
+                csv.writer(head, lineterminator="\n").writerow([str(c) for c in table.columns])
+                fh.write(head.getvalue().encode("utf-8"))
             quoting = "none" if not _needs_quotes(table) else "needed"
             opts = pa_csv.WriteOptions(include_header=False, quoting_style=quoting)
             pa_csv.write_csv(arrow, fh, opts)
             return
-    table.to_csv(fh, index=False, encoding="utf-8", lineterminator="\n")
+    table.to_csv(fh, index=False, header=header, encoding="utf-8", lineterminator="\n")

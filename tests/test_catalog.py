@@ -619,3 +619,66 @@ def test_real_ingv(shared_data: Path) -> None:
     assert rep.n_events == 15_257 and rep.type_counts == {"not reported": 1, "landslide": 1}
     _check_real(loaded, (30, 48), (-7, 37))
     assert loaded.table["magnitude"].min() >= 3.0
+
+
+# ------------------------------------------------------------------------- block-wise reading
+
+_BLOCKY = (
+    "time,latitude,longitude,depth,mag,id,type,place\n"
+    "2020-01-01T00:00:00Z,34.0,-117.0,5.0,2.1,a1,earthquake,\"3 km N of A, CA\"\n"
+    "\n"
+    "2020-01-01T00:10:00Z,34.1,-117.1,6.0,2.2,a2,quarry blast,\"multi\nline, place\"\n"
+    "2020-01-01T00:05:00Z,34.2,-117.2,,2.3,a3,earthquake,B\n"
+    "2020-01-01T00:20:00Z,34.3,-117.3,7.0,oops,a4,earthquake,C\n"
+    "   \n"
+    "2020-01-01T00:30:60.5Z,34.4,-117.4,8.0,2.5,a5,earthquake,D\n"
+    "2020-01-01T00:40:00Z,99.0,-117.5,9.0,2.6,a6,earthquake,E\n"
+    "2020-01-01T00:50:00Z,34.6,-117.6,1.0,2.7,a7,earthquake,F\n"
+)
+
+
+@pytest.mark.parametrize("block", [16, 61, 200])
+@pytest.mark.parametrize("keep_raw", [True, False])
+def test_small_blocks_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int,
+                                    keep_raw: bool) -> None:
+    """Rows split over many blocks (quoted newlines, blank lines, invalid rows) read as one."""
+    import lite_decluster.catalog as cat
+
+    path = write(tmp_path, _BLOCKY)
+    whole = load_catalog(path, skip_invalid=True)
+    monkeypatch.setattr(cat, "_BLOCK_BYTES", block)
+    parts = load_catalog(path, skip_invalid=True, keep_raw=keep_raw)
+    # Lines worked out from the text: header 1, a1 2, (blank 3), a2 4-5, a3 6, a4 7, (blank 8),
+    # a5 9, a6 10, a7 11.
+    assert whole.table["line"].tolist() == [2, 6, 9, 11]
+    assert whole.table["event_id"].tolist() == ["a1", "a3", "a5", "a7"]
+    pd.testing.assert_frame_equal(parts.table, whole.table)
+    pd.testing.assert_frame_equal(parts.dropped, whole.dropped)
+    assert parts.dropped["row"].tolist() == [1, 3, 5]
+    assert parts.report.invalid_examples == [
+        f"{path}, line 7, column 'mag': magnitude 'oops' is not a number",
+        f"{path}, line 10, column 'latitude': latitude 99 outside [-90, 90]",
+    ]
+    assert parts.report.n_time_rollovers == 1 and parts.report.n_depth_filled == 1
+    if keep_raw:
+        # Each block infers its own column types ('oops' makes one block's mag text): compare
+        # the values as text.
+        pd.testing.assert_frame_equal(parts.raw.astype(str), whole.raw.astype(str))
+        assert parts.raw["place"].tolist()[1] == "multi\nline, place"
+    else:
+        assert parts.raw is None
+
+
+def test_error_line_in_a_later_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lite_decluster.catalog as cat
+
+    rows = [f"2020-01-01T00:{i:02d}:00,34.0,-117.0,5.0,2.0" for i in range(40)]
+    rows[33] = "2020-01-01T00:33:00,34.0,-117.0,5.0,2.0,extra"
+    path = write(tmp_path, "time,lat,lon,depth,mag\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(cat, "_BLOCK_BYTES", 100)
+    with pytest.raises(CatalogError, match=r"line 35, saw 6"):  # header + 33 rows before it
+        load_catalog(path)
+    rows[33] = "2020-01-01T00:33:00,34.0,-117.0,5.0,big"
+    write(tmp_path, "time,lat,lon,depth,mag\n" + "\n".join(rows) + "\n")
+    with pytest.raises(CatalogError, match=r"line 35, column 'mag'"):
+        load_catalog(path)

@@ -112,7 +112,7 @@ def test_interrupted_write_keeps_the_previous_output(example_csv, tiny_models, m
     out = example_csv.with_name("out.csv")
     out.write_text("previous\n")
 
-    def broken(table, fh):
+    def broken(table, fh, **kwargs):
         fh.write(b"time,lat")
         raise OSError("No space left on device")
 
@@ -219,7 +219,7 @@ def test_exit_codes(example_csv, tiny_models, tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("unexpected state")
 
-    monkeypatch.setattr(dec, "run_decluster", boom)
+    monkeypatch.setattr(dec, "label_catalog", boom)
     res = invoke("run", example_csv, "--models-dir", tiny_models)
     assert res.exit_code == 1 and "internal error" in res.stderr
     assert "unexpected state" in res.stderr and "Traceback" not in res.stderr

@@ -236,7 +236,7 @@ def test_interrupted_write_leaves_previous_file(tmp_path, monkeypatch):
     out = tmp_path / "out.csv"
     out.write_text("previous\n")
 
-    def broken(table, fh):
+    def broken(table, fh, **kwargs):
         fh.write(b"partial,")
         raise OSError("disk full")
 
@@ -339,3 +339,33 @@ def test_csv_round_trip_with_either_writer(tmp_path, monkeypatch, hide_pyarrow):
     assert back["n"].tolist() == df["n"].tolist()
     assert back["s"].fillna("<NA>").tolist() == df["s"].fillna("<NA>").tolist()
     assert out.read_text().splitlines()[0] == "x,n,s,label"
+
+
+def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatch):
+    """`lite-decluster run`'s CSV path (input read again in blocks) writes what the API
+    returns, with an input column clashing with a result column and many small blocks."""
+    import lite_decluster.catalog as cat
+    from lite_decluster.declustering import label_catalog, labelled_blocks
+    from lite_decluster.output import write_csv_blocks
+
+    src = pd.read_csv(EXAMPLE).rename(columns={"depth": "eta"})  # 'eta' clashes
+    path = tmp_path / "cat.csv"
+    src.to_csv(path, index=False)
+    cols = {"depth": "eta"}
+    whole, _ = run_decluster(path, models_directory=tiny_models, threads=1, columns=cols)
+    write_table(whole, tmp_path / "whole.csv")
+    monkeypatch.setattr(cat, "_BLOCK_BYTES", 4096)
+    done = label_catalog(path, models_directory=tiny_models, threads=1, columns=cols,
+                         keep_raw=False)
+    assert done.raw is None
+    write_csv_blocks(labelled_blocks(path, done.labels, done.info), tmp_path / "blocks.csv")
+    assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
+    assert "eta_input" in pd.read_csv(tmp_path / "blocks.csv", nrows=1).columns
+
+    # The input changed in between: refused, and nothing is written.
+    with open(path, "a") as f:
+        f.write(f"{src.iloc[-1, 0]},34.0,-117.0,5.0,3.0\n")
+    with pytest.raises(DeclusterError, match="changed while it was being declustered"):
+        write_csv_blocks(labelled_blocks(path, done.labels, done.info), tmp_path / "late.csv")
+    assert not (tmp_path / "late.csv").exists()
+    assert any("eta -> eta_input" in n for n in done.info.notes)
