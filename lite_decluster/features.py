@@ -47,12 +47,20 @@ _NS_PER_DAY = 86_400_000_000_000
 # Search tuning (exactness does not depend on them): the last _WINDOW events are brute-forced;
 # time blocks grow by _BRANCH per level; magnitude bins bound 10**(-b m) within a factor
 # 10**(b * _MAG_BIN); groups with at most _DIRECT parents per child skip the tree; the radius
-# slack absorbs rounding in the bound.
+# slack absorbs rounding in the bound; a tree query asks for the _NEAR nearest parents (a
+# ball query only when all of them are in range); queries go in classes of radii within a
+# factor 2**_RADIUS_CLASS, merged up to at least _CLASS_MIN queries, at most _CHUNK at a time;
+# batches of fewer than _THREAD_MIN queries run on one thread.
 _WINDOW = 64
 _BRANCH = 4
 _DIRECT = 4
 _MAG_BIN = 0.75
 _SLACK = 1.0 + 1e-9
+_THREAD_MIN = 16_384
+_NEAR = 4
+_RADIUS_CLASS = 1.0
+_CLASS_MIN = 256
+_CHUNK = 65_536
 
 
 @dataclass(frozen=True)
@@ -217,11 +225,18 @@ class _Geometry:
     def distance(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Distance r between events i and j (km or degrees), shape of i."""
         d = self.points[i] - self.points[j]
-        chord = np.sqrt(np.einsum("ij,ij->i", d, d))
+        return self.arc(_norm([d[:, c] for c in range(d.shape[1])]))
+
+    def arc(self, chord: np.ndarray) -> np.ndarray:
+        """Distance r for straight-line lengths ``chord`` (changed in place)."""
         if self.sphere_radius is None:
             return chord
         two_r = 2.0 * self.sphere_radius
-        return two_r * np.arcsin(np.minimum(chord / two_r, 1.0))
+        chord /= two_r
+        np.minimum(chord, 1.0, out=chord)
+        np.arcsin(chord, out=chord)
+        chord *= two_r
+        return chord
 
     def chord_for(self, r: np.ndarray) -> np.ndarray:
         """Straight-line radius that contains every point within distance r (r >= 0)."""
@@ -231,6 +246,15 @@ class _Geometry:
         # Beyond half the circumference every point qualifies; 2R covers the whole sphere.
         half = np.minimum(r / two_r, np.pi / 2)
         return np.where(r >= np.pi * self.sphere_radius, two_r, two_r * np.sin(half))
+
+
+def _norm(diffs: list[np.ndarray]) -> np.ndarray:
+    """Euclidean length from per-coordinate differences, summed in coordinate order (one
+    formula for every pair, wherever it is evaluated; columns are faster than einsum)."""
+    acc = np.square(diffs[0])
+    for d in diffs[1:]:
+        acc += np.square(d)
+    return np.sqrt(acc, out=acc)
 
 
 def _geometry(
@@ -317,22 +341,78 @@ def _window(
 ) -> None:
     """Brute force over the ``width`` events just before each event (by sorted position)."""
     n = t.size
-    pts = geom.points
-    two_r = None if geom.sphere_radius is None else 2.0 * geom.sphere_radius
+    cols = [np.ascontiguousarray(geom.points[:, c]) for c in range(geom.points.shape[1])]
     w = np.exp(logw)
     for lag in range(min(width, n - 1), 0, -1):  # oldest first: equal eta keeps the earlier
         # Slices, not index arrays: parent i = j - lag for every child j >= lag.
-        d = pts[lag:] - pts[:-lag]
-        r = np.sqrt(np.einsum("ij,ij->i", d, d))
-        if two_r is not None:
-            r = two_r * np.arcsin(np.minimum(r / two_r, 1.0))
+        r = geom.arc(_norm([x[lag:] - x[:-lag] for x in cols]))
         dt = t[lag:] - t[:-lag]
-        eta = dt * np.power(np.maximum(r, min_distance), df) * w[:-lag]
+        # eta = dt * max(r, r_min)**df * w, in place, with pair_eta's order of operations.
+        eta = np.power(np.maximum(r, min_distance, out=r), df, out=r)
+        eta *= dt
+        eta *= w[:-lag]
         eta[dt <= 0] = np.inf  # equal origin times are not parents
         cur = best.eta[lag:]
         idx = np.flatnonzero(eta < cur)
         best.eta[idx + lag] = eta[idx]
         best.parent[idx + lag] = idx
+
+
+def _threads(workers: int, queries: int) -> int:
+    """Threads for a batch of tree queries: one for small batches, where starting threads
+    costs more than it saves (much more when another process holds a core)."""
+    return workers if queries >= _THREAD_MIN else 1
+
+
+def _pairs_within(
+    tree: cKDTree, pts: np.ndarray, radius: np.ndarray, workers: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every (query, tree point) pair within the query's radius, as two index arrays.
+
+    A query asks for its _NEAR nearest points within its radius (arrays, where a ball query
+    builds a Python list per point); only a query whose list comes back full may have more,
+    and only those get a ball query. Queries go in classes of radii within a factor
+    2**_RADIUS_CLASS, each bounded by its own largest radius (one bound for all lets
+    small-radius queries search much too far), in their given order within a class (time
+    order keeps consecutive queries close in space), in chunks that bound the memory.
+    """
+    m = radius.size
+    k = min(_NEAR, tree.n)
+    cls = np.floor(np.log2(radius / radius.min()) / _RADIUS_CLASS).astype(np.int64)
+    o = np.argsort(cls, kind="stable")
+    owners, idxs = [], []
+    a = 0
+    for b in np.unique(np.cumsum(np.bincount(cls))).tolist():
+        # Fold classes too small to be worth a call into the next one (larger radii).
+        if b - a < _CLASS_MIN and b < m:
+            continue
+        for lo in range(a, b, _CHUNK):
+            sel = o[lo : min(lo + _CHUNK, b)]
+            r = radius[sel]
+            d, idx = tree.query(
+                pts[sel],
+                k=k,
+                distance_upper_bound=float(r.max()),
+                workers=_threads(workers, sel.size),
+            )
+            inside = d.reshape(sel.size, k) <= r[:, None]
+            full = inside[:, -1].copy() if k == _NEAR else np.zeros(sel.size, dtype=bool)
+            inside[full] = False
+            row, col = np.nonzero(inside)
+            owners.append(sel[row])
+            idxs.append(idx.reshape(sel.size, k)[row, col])
+            if full.any():
+                hits = tree.query_ball_point(
+                    pts[sel[full]],
+                    r[full],
+                    return_sorted=False,
+                    workers=_threads(workers, int(full.sum())),
+                )
+                row, pidx = _flatten(hits)
+                owners.append(sel[full][row])
+                idxs.append(pidx)
+        a = b
+    return np.concatenate(owners), np.concatenate(idxs)
 
 
 def _flatten(lists: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -367,7 +447,8 @@ def nearest_parents(
     b, df, min_distance : float
         Metric parameters (see :class:`FeatureSpec`).
     workers : int
-        Threads for the tree queries (-1: all cores), as in scipy.
+        Threads for the tree queries (-1: all cores), as in scipy; batches too small to
+        gain from threads run on one.
 
     Returns
     -------
@@ -382,13 +463,15 @@ def nearest_parents(
     blocks of s and groups of 4 blocks; every child is matched against the parents in the
     earlier blocks of its group, so each pair with positions at least ``_WINDOW`` apart is
     looked at on exactly one level, and closer pairs are brute-forced first. On each level
-    the parents of each magnitude bin go in one cKDTree (groups kept apart by an extra
-    coordinate), and a child only looks for parents within the radius that could still match
-    its best eta so far:
-    with tau the smallest lag to a strictly earlier parent in the bin and m_hi the bin's
-    largest magnitude, eta_ij >= tau * max(r, r_min)**df * 10**(-b m_hi), so only
-    r <= (eta_best * 10**(b m_hi) / tau)**(1/df) can match or beat it. Fine levels come first,
-    so the bound is already tight when the large, old blocks are searched.
+    the parents of each magnitude bin go in one cKDTree (groups shifted apart along one axis),
+    and a child only looks for parents within the radius that could still match its best eta
+    so far: with tau the lag from the child to the latest parent of its group and bin that
+    the window has not covered (and that is strictly earlier) and m_hi the bin's largest
+    magnitude, every parent still to check has eta_ij >= tau * max(r, r_min)**df *
+    10**(-b m_hi), so only r <= (eta_best * 10**(b m_hi) / tau)**(1/df) can match or beat
+    it. Fine levels come first, so the bound is already tight when the large, old blocks are
+    searched. The tree returns the few nearest parents within each child's radius; a child
+    with more in range gets a ball query.
     """
     n = t.size
     best = _Best(n)
@@ -401,6 +484,9 @@ def nearest_parents(
     _window(t, logw, geom, best, _WINDOW, **kw)
 
     pos = np.arange(n)
+    # The latest position a parent still to be searched can have: the window covered the last
+    # _WINDOW positions, and events at t_j itself are not parents.
+    limit = np.minimum(pos - _WINDOW - 1, np.searchsorted(t, t, side="left") - 1)
     mbin = np.floor((m - m.min()) / _MAG_BIN).astype(np.int64)
     rmin_pow = min_distance**df
     extent = float(np.ptp(geom.points, axis=0).max()) if n else 0.0
@@ -411,6 +497,7 @@ def nearest_parents(
         blk = pos // s
         key = (blk // k) * k  # group of k blocks
         c = blk % k  # block within its group
+        last_blk = (n - 1) // s
         children = pos[c > 0]
         ckey = key[children] + c[children]
         for bb in np.unique(mbin)[::-1]:  # large magnitudes first: they tighten the bound
@@ -418,15 +505,30 @@ def nearest_parents(
             if cand.size == 0 or children.size == 0:
                 continue
             # Parents of block c are the earlier blocks of its group: a copy of each candidate
-            # for every later block, keyed (group, block), sorted by key then time.
-            reps = k - 1 - c[cand]
+            # for every later block that exists, keyed (group, block), sorted by key then time
+            # (a stable sort keeps the time order of the repeated candidates).
+            reps = np.minimum(k - 1, last_blk - key[cand]) - c[cand]
             par = np.repeat(cand, reps)
+            if par.size == 0:
+                continue
             pkey = key[par] + (
                 np.arange(par.size) - np.repeat(np.cumsum(reps) - reps, reps) + c[par] + 1
             )
-            o = np.lexsort((par, pkey))
+            o = np.argsort(pkey, kind="stable")
             _search_level(
-                t, logw, geom, best, par[o], pkey[o], children, ckey, sep, rmin_pow, workers, **kw
+                t,
+                logw,
+                geom,
+                best,
+                par[o],
+                pkey[o],
+                children,
+                ckey,
+                limit[children],
+                sep,
+                rmin_pow,
+                workers,
+                **kw,
             )
         s *= k
     return best.parent, best.eta
@@ -441,6 +543,7 @@ def _search_level(
     pkey: np.ndarray,
     children: np.ndarray,
     ckey: np.ndarray,
+    climit: np.ndarray,
     sep: float,
     rmin_pow: float,
     workers: int,
@@ -452,31 +555,28 @@ def _search_level(
     grp_start = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
     grp_end = np.r_[grp_start[1:], par.size]
     ug = pkey[grp_start]
-    # Per group: the largest parent time (last) and the largest one below it (prev), so a
-    # child sharing the last time still gets a valid lower bound on its lag.
-    tpar = t[par]
-    last_t = tpar[grp_end - 1]
-    below = np.where(tpar < np.repeat(last_t, grp_end - grp_start), tpar, -np.inf)
-    prev_t = np.maximum.reduceat(below, grp_start)
     # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
     w_lo = np.exp(np.minimum.reduceat(logw[par], grp_start))
 
-    # Children whose group has parents in this bin.
-    k = np.minimum(np.searchsorted(ug, ckey), ug.size - 1)
-    has = ug[k] == ckey
-    ch = children[has]
-    chkey = ckey[has]
-    k = k[has]
-    tc = t[ch]
-    lag = np.where(tc > last_t[k], tc - last_t[k], tc - prev_t[k])
-    ok = np.isfinite(lag) & (lag > 0) & np.isfinite(best.eta[ch])
-    # Children without a finite bound yet (rare after the window) search the whole group.
-    unbounded = (lag > 0) & ~np.isfinite(best.eta[ch])
+    # Per child, its group's latest parent at or before the child's limit (parents are sorted
+    # by position within a group): the lag to it bounds every lag still to be checked, and a
+    # child without one has nothing left to find here.
+    n = t.size
+    last = np.searchsorted(pkey * n + par, ckey * n + climit, side="right") - 1
+    has = last >= 0
+    has[has] = pkey[last[has]] == ckey[has]
+    ch, chkey, last = children[has], ckey[has], last[has]
+    k = np.searchsorted(ug, chkey)
+    lag = t[ch] - t[par[last]]
+    eta = best.eta[ch]
+    ok = np.isfinite(eta)
     q = np.zeros(ch.size)
-    q[ok] = best.eta[ch[ok]] / (lag[ok] * w_lo[k[ok]])
+    q[ok] = eta[ok] / (lag[ok] * w_lo[k[ok]])
     ok &= q >= rmin_pow / _SLACK
     radius = np.zeros(ch.size)
     radius[ok] = geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
+    # Children without a finite bound yet (rare after the window) search the whole group.
+    unbounded = ~np.isfinite(eta)
     radius[unbounded] = sep / 4.0
     ok |= unbounded
     if not ok.any():
@@ -505,24 +605,21 @@ def _search_level(
         i, j = i[valid], j[valid]
         best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
         return
-    # One tree for all groups: the key as an extra coordinate keeps groups farther apart than
-    # any search radius.
-    ppts = np.column_stack([geom.points[par], pkey * sep])
-    cpts = np.column_stack([geom.points[ch], chkey * sep])
+    # One tree for all groups: shifting each group along the first axis by key * sep keeps
+    # groups farther apart than any search radius, without a fourth coordinate (3-D trees
+    # query faster). The shift rounds coordinates, so the radius grows by a margin that covers
+    # it; the tree only selects candidates, whose eta is computed from the unshifted points.
+    ppts = geom.points[par]
+    ppts[:, 0] += pkey * sep
+    cpts = geom.points[ch]
+    cpts[:, 0] += chkey * sep
+    scale = max(float(np.abs(ppts).max()), float(np.abs(cpts).max()))
+    radius = radius + 8.0 * np.finfo(float).eps * scale
     tree = cKDTree(ppts, leafsize=32, balanced_tree=False)
-    # Cheap exact pre-filter: a child has a candidate iff its spatially nearest parent lies
-    # within its own radius; most do not, and a 1-NN query costs half a ball query.
-    dnn, _ = tree.query(cpts, k=1, distance_upper_bound=float(radius.max()), workers=workers)
-    near = dnn <= radius
-    if not near.any():
+    owner, pidx = _pairs_within(tree, cpts, radius, workers)
+    j, i = ch[owner], par[pidx]
+    if j.size == 0:
         return
-    ch, cpts, radius = ch[near], cpts[near], radius[near]
-    hits = tree.query_ball_point(cpts, radius, return_sorted=False, workers=workers)
-    owner, idx = _flatten(hits)
-    if owner.size == 0:
-        return
-    j = ch[owner]
-    i = par[idx]
     valid = t[i] < t[j]
     i, j = i[valid], j[valid]
     best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))

@@ -52,14 +52,15 @@ def brute_force(t, m, dist, *, b, df, rmin):
 def assert_same_parents(ours, ref_parent, ref_eta, eta_of):
     """Same parent for every event; a different parent is only accepted when the reference's
     own eta for it equals its minimum to 1e-12 (a floating-point tie between the two distance
-    formulas), which is counted and must be rare."""
+    formulas: haversine here, chords in the code). Each such event is checked on its own;
+    their number is not capped, since generated catalogs with binned coordinates can hold
+    several exact geometric ties."""
     p = ours["parent"].to_numpy()
     assert np.array_equal(p < 0, ref_parent < 0)
     diff = np.flatnonzero(p != ref_parent)
     for j in diff:
         alt = eta_of(p[j], j)
         assert alt <= ref_eta[j] * (1 + 1e-12), f"event {j}: parent {p[j]} vs {ref_parent[j]}"
-    assert diff.size <= max(1, len(p) // 1000)
     has = ref_parent >= 0
     np.testing.assert_allclose(ours["eta"].to_numpy()[has], ref_eta[has], rtol=1e-9)
     assert ours["eta"].isna().to_numpy()[~has].all()
@@ -200,6 +201,29 @@ def clustered_catalog(n, seed, lat0=35.0, lon0=-118.0):
 def test_clustered_catalog_matches_brute_force(seed, window):
     t, lat, lon, m = clustered_catalog(3000, seed)
     with small_window(window):
+        check_geo(t, lat, lon, m, b=1.0)
+
+
+@contextmanager
+def tuning(**values):
+    """Set search tuning constants of the features module for one test."""
+    old = {k: getattr(F, k) for k in values}
+    for k, v in values.items():
+        setattr(F, k, v)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            setattr(F, k, v)
+
+
+@pytest.mark.parametrize("seed", [2, 3])
+def test_rare_search_paths_match_brute_force(seed):
+    # One nearest parent per tree query (a ball query whenever it is in range), a class per
+    # radius, small chunks, threads for every batch, a tiny window: the paths large catalogs
+    # take.
+    t, lat, lon, m = clustered_catalog(2000, seed)
+    with tuning(_WINDOW=2, _NEAR=1, _CLASS_MIN=1, _RADIUS_CLASS=0.25, _CHUNK=64, _THREAD_MIN=0):
         check_geo(t, lat, lon, m, b=1.0)
 
 
