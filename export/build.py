@@ -294,7 +294,7 @@ def build(
     cached = {
         "grid_fits": sum(
             {
-                (p["min_samples_leaf"], p["max_leaf_nodes"]): p["fit_seconds_full_forest"]
+                (p["min_weight_fraction_leaf"], p["max_leaf_nodes"]): p["fit_seconds_full_forest"]
                 for p in res["grid"]["points"]
             }.values()
         ),
