@@ -528,8 +528,8 @@ class Labels:
     Per input row (shape (n_rows,)): ``event`` (index into the event arrays, -1 for a row not
     declustered) and ``reason`` (code into ``reasons``). Per event above Mc (shape
     (n_events,)): ``p`` (probability, NaN when not scored), ``label`` (0 none, 1 background,
-    2 aftershock), ``parent_row`` (-1: none), ``parent_id`` (strings, or None without ids) and
-    ``features`` (eta, T, R, dm, n_siblings, n_offspring as float).
+    2 aftershock), ``parent_row`` (-1: none), ``parent_id`` (string array, NA for none; None
+    without ids) and ``features`` (eta, T, R, dm, n_siblings, n_offspring as float).
     """
 
     n_rows: int
@@ -539,7 +539,7 @@ class Labels:
     p: np.ndarray
     label: np.ndarray
     parent_row: np.ndarray
-    parent_id: np.ndarray | None
+    parent_id: pd.api.extensions.ExtensionArray | None
     features: dict[str, np.ndarray]
     integer_counts: dict[str, bool]
 
@@ -559,9 +559,9 @@ class Labels:
         label = spread(self.label, 0)
         parent_row = spread(self.parent_row, -1)
         if self.parent_id is not None:
-            pid = spread(self.parent_id, None, object)
+            pid = self.parent_id.take(np.where(has, ev, -1), allow_fill=True)
         else:
-            pid = np.full(k, None, dtype=object)
+            pid = pd.array(np.full(k, None, dtype=object), dtype="string")
         cols: dict[str, object] = {
             "p_aftershock": spread(self.p, np.nan),
             "label": pd.array(_LABEL_TEXT[label], dtype="string"),
@@ -629,8 +629,9 @@ def _labels(
     parent_row = np.where(has_parent, rows[np.where(has_parent, parent, 0)], -1)
     parent_id = None
     if "event_id" in prep.table:
-        ids = prep.table["event_id"].astype("string").to_numpy(dtype=object, na_value=None)
-        parent_id = np.where(has_parent, ids[np.where(has_parent, parent, 0)], None)
+        # A string array, not Python objects: half a million ids stay compact.
+        ids = prep.table["event_id"].astype("string").array
+        parent_id = ids.take(np.where(has_parent, parent, -1), allow_fill=True)
     feats = {k: prep.features[k].to_numpy(dtype=float) for k in _FEATURE_OUT}
     integer = {}
     for k in ("n_siblings", "n_offspring"):

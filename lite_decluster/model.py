@@ -27,7 +27,10 @@ import numpy as np
 
 MIN_ONNXRUNTIME = (1, 21)  # first version that runs ai.onnx.ml opset-5 TreeEnsemble
 MANIFEST = "manifest.json"
-DEFAULT_BATCH = 100_000
+# Rows per onnxruntime call: each tree's output for the batch is materialised (50 trees x
+# 25k rows x 8 bytes = 10 MB), and onnxruntime's arena keeps its largest footprint; 25k rows
+# cost about 6 % more time than 100k and a quarter of the memory.
+DEFAULT_BATCH = 25_000
 
 
 class ModelError(ValueError):
