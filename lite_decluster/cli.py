@@ -7,7 +7,6 @@ traceback is shown only with ``LITE_DECLUSTER_DEBUG=1``).
 
 from __future__ import annotations
 
-import ctypes
 import os
 import sys
 import textwrap
@@ -203,7 +202,6 @@ def run(
     """
 
     def work() -> None:
-        _return_freed_buffers()
         from lite_decluster.declustering import _assemble, label_catalog, labelled_blocks
         from lite_decluster.output import (
             check_output_path,
@@ -288,22 +286,6 @@ def run(
             typer.echo(f"wrote       {out}" + (f" and {plot}" if plot else ""), err=True)
 
     _guard(work)
-
-
-def _return_freed_buffers() -> None:
-    """Make glibc give large freed buffers back to the system (Linux; no-op elsewhere).
-
-    glibc raises its mmap threshold after the first large free (up to 32 MB); from then on the
-    parser's block-sized buffers come from the heap and stay there once freed, which held about
-    200 MB on the 905k-event SCSN file. A fixed 1 MB threshold (fixing it also stops the
-    adaptation) keeps such buffers as mappings, returned on free.
-    """
-    if not sys.platform.startswith("linux"):
-        return
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 1 << 20)  # -3: M_MMAP_THRESHOLD
-    except (OSError, AttributeError):  # not glibc (musl, say)
-        pass
 
 
 # ------------------------------------------------------------------------------------ models
