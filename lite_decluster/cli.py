@@ -256,7 +256,7 @@ def run(
             )
             info = done.info
             events = done.events if plot is not None else None
-            del done.events  # not needed any more unless plotting
+            done.events = None  # the whole validated table: only the figure needs it
             if printer is not None:
                 printer("write", 0, 0)
             start = time.perf_counter()

@@ -231,7 +231,7 @@ class Labelled:
     labels: Labels
     info: RunInfo
     raw: pd.DataFrame | None
-    events: pd.DataFrame
+    events: pd.DataFrame | None
 
 
 def label_catalog(
