@@ -272,11 +272,18 @@ def _last_record_end(buf: bytes) -> int:
     it), or -1."""
     if b'"' not in buf:
         return buf.rfind(b"\n")
-    arr = np.frombuffer(buf, dtype=np.uint8)
-    newlines = np.flatnonzero(arr == ord("\n"))
-    quotes = np.flatnonzero(arr == ord('"'))
-    ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    _, ends = _record_ends(np.frombuffer(buf, dtype=np.uint8), quoted=True)
     return int(ends[-1]) if ends.size else -1
+
+
+def _record_ends(buf: np.ndarray, quoted: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of every newline in ``buf`` (uint8) and of those that end a record: with
+    ``quoted``, a newline after an odd number of double quotes is inside a field."""
+    newlines = np.flatnonzero(buf == ord("\n"))
+    if not quoted:
+        return newlines, newlines
+    quotes = np.flatnonzero(buf == ord('"'))
+    return newlines, newlines[np.searchsorted(quotes, newlines) % 2 == 0]
 
 
 def _parse_block(data: bytes, kwargs: dict[str, object], name: str, before: int) -> pd.DataFrame:
@@ -344,11 +351,7 @@ def _data_lines(data: bytes, n_rows: int, *, header: bool, before: int) -> np.nd
     the header. ``before``: newlines in the file before the block.
     """
     buf = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buf == ord("\n"))
-    ends = newlines
-    if b'"' in data:
-        quotes = np.flatnonzero(buf == ord('"'))
-        ends = newlines[np.searchsorted(quotes, newlines) % 2 == 0]
+    newlines, ends = _record_ends(buf, quoted=b'"' in data)
     starts = np.concatenate(([0], ends + 1))
     starts = starts[starts < buf.size]
     # A record is blank unless it holds a byte above ' ' (each start..next start span is one
