@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from lite_decluster.magnitudes import estimate_mc
+from lite_decluster.memory import release_free_memory
 
 __all__ = [
     "FORMATS",
@@ -204,12 +205,20 @@ class CatalogSource:
     kwargs: dict[str, object] = field(default_factory=dict)
 
     def blocks(
-        self, usecols: Sequence[int] | None = None, *, text: bool = False
+        self,
+        usecols: Sequence[int] | None = None,
+        *,
+        text: bool = False,
+        text_columns: Sequence[int] = (),
+        block_bytes: int | None = None,
     ) -> Iterator[tuple[pd.DataFrame, np.ndarray | None]]:
         """Consecutive blocks of data rows.
 
         usecols : positions of the columns to parse (default all).
         text : parse every value as the verbatim string of the file (empty fields stay '').
+        text_columns : positions of columns to parse as strings (empty fields missing).
+        block_bytes : size of the text parsed at a time (default 8 MB; a block ends with a
+            whole row).
         """
         if self.frame is not None:
             yield (self.frame if usecols is None else self.frame.iloc[:, list(usecols)]), None
@@ -221,9 +230,11 @@ class CatalogSource:
         extra: dict[str, object] = {"usecols": pos if usecols is not None else None}
         if text:
             extra.update(dtype=str, keep_default_na=False, na_filter=False)
+        elif text_columns:
+            extra["dtype"] = dict.fromkeys(text_columns, str)
         labels = [self.columns[i] for i in pos]
         with _open(self.path, self.name) as fh:
-            for k, (data, before) in enumerate(_record_blocks(fh, self.name)):
+            for k, (data, before) in enumerate(_record_blocks(fh, self.name, block_bytes)):
                 first = k == 0
                 # Positional names: the first block skips the header line, the others have none.
                 kw = dict(self.kwargs, **extra, header=0 if first else None, names=names)
@@ -243,14 +254,17 @@ def _open(path: Path, name: str) -> IO[bytes]:
         raise CatalogError(f"{name}: cannot read: {exc}") from exc
 
 
-def _record_blocks(fh: IO[bytes], name: str) -> Iterator[tuple[bytes, int]]:
-    """The stream cut into blocks of about _BLOCK_BYTES ending after a record's newline (one
+def _record_blocks(
+    fh: IO[bytes], name: str, block_bytes: int | None = None
+) -> Iterator[tuple[bytes, int]]:
+    """The stream cut into blocks of about ``block_bytes`` ending after a record's newline (one
     outside double quotes), each with the number of newlines before it."""
+    size = block_bytes or _BLOCK_BYTES
     carry = b""
     before = 0
     while True:
         try:
-            chunk = fh.read(_BLOCK_BYTES)
+            chunk = fh.read(size)
         except (OSError, EOFError, lzma.LZMAError) as exc:
             raise CatalogError(f"{name}: cannot read: {exc}") from exc
         if not chunk:
@@ -677,7 +691,8 @@ def _decimal_year_times(s: pd.Series) -> tuple[np.ndarray, list[_Check]]:
 
 
 def _as_string(s: pd.Series) -> pd.Series:
-    """Identifiers as strings; integer-valued floats (ids with gaps) without a trailing '.0'."""
+    """Identifiers as strings; integer-valued floats (a DataFrame's ids with gaps) without a
+    trailing '.0'. (A file's ids are read as text, the same in every block.)"""
     if pd.api.types.is_float_dtype(s.dtype):
         v = s.to_numpy(dtype=np.float64)
         if np.all(np.isnan(v) | (v == np.round(v))):
@@ -765,7 +780,10 @@ def load_catalog(
     raw_blocks: list[pd.DataFrame] = []
     type_counts: Counter[str] = Counter()
     n_rows = 0
-    for frame, lines in src.blocks(usecols):
+    # Identifiers as written ('0012' stays so), and typed the same in every block.
+    id_cols = [src.columns.index(cols.source[k]) for k in ("event_id", "event_type")
+               if k in cols.source]
+    for frame, lines in src.blocks(usecols, text_columns=id_cols):
         n = len(frame)
         rows = n_rows + np.arange(n, dtype=np.int64)
         if lines is None:
@@ -809,6 +827,8 @@ def load_catalog(
         ids = {k: frame[cols.source[k]].iloc[local] for k in ("event_id", "event_type")
                if k in cols.source}
         acc.keep(values, rolled, rows[local], lines[local], ids)
+        del frame, sub, values
+        release_free_memory()  # the parse's scratch memory, before the next block
 
     if n_rows == 0:
         found = ", ".join(str(c) for c in src.columns)
@@ -828,7 +848,10 @@ def load_catalog(
             f"{report.invalid_examples[0]})"
         )
     values, rolled, kept_rows, kept_lines, ids = acc.result()
+    release_free_memory()  # the blocks' pieces, now joined
     table = _build_table(values, ids, cols, kept_rows, kept_lines, report)
+    del values, ids
+    release_free_memory()
     report.n_time_rollovers = int(rolled.sum())
     report.n_events = len(table)
     raw = None
@@ -874,8 +897,11 @@ class _Accumulator:
         values = {}
         for k in list(self.values[0]):
             values[k] = np.concatenate([v.pop(k) for v in self.values])
-        ids = {k: pd.concat([d.pop(k) for d in self.ids], ignore_index=True)
-               for k in list(self.ids[0])}
+        # Converted block by block: the conversion's scratch memory is that of one block.
+        ids = {
+            k: pd.concat([_as_string(d.pop(k)) for d in self.ids], ignore_index=True)
+            for k in list(self.ids[0])
+        }
         out = (values, np.concatenate(self.rolled), np.concatenate(self.rows),
                np.concatenate(self.lines), ids)
         self.values, self.ids, self.rolled, self.rows, self.lines = [], [], [], [], []
@@ -980,12 +1006,13 @@ def _build_table(
 ) -> pd.DataFrame:
     """The validated table sorted by time (stable), and the report's order/duplicate counts.
 
-    ``values``, ``ids`` (event_id/event_type), ``rows`` and ``lines`` are aligned, one entry
-    per kept row in input order.
+    ``values``, ``ids`` (event_id/event_type, as strings), ``rows`` and ``lines`` are aligned,
+    one entry per kept row in input order.
     """
     t = values["time"]
     report.was_sorted = bool(np.all(t[1:] >= t[:-1]))
-    order = np.argsort(t, kind="stable")
+    # Most catalogs come sorted: then the columns are used as they are, not copied in order.
+    order = slice(None) if report.was_sorted else np.argsort(t, kind="stable")
     if "_depth_nan" in values:
         report.n_depth_filled = int(values.pop("_depth_nan").sum())
     place = ("x", "y") if cols.fmt == "projected" else ("latitude", "longitude")
@@ -999,7 +1026,7 @@ def _build_table(
     data["row"] = rows[order]
     data["line"] = lines[order]
     for key in list(ids):
-        data[key] = _as_string(ids.pop(key).iloc[order].reset_index(drop=True))
+        data[key] = ids.pop(key).iloc[order].reset_index(drop=True)
     # copy=False: one block per column instead of a consolidating copy of the whole table.
     table = pd.DataFrame(data, copy=False)
     # An exact duplicate shares its time with the row before it (sorted): only rows in runs of

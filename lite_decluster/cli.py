@@ -253,10 +253,10 @@ def run(
                 progress=printer,
                 models_directory=models_dir,
                 keep_raw=not streamed,
+                keep_events=plot is not None,  # only the figure needs every validated event
             )
             info = done.info
-            events = done.events if plot is not None else None
-            done.events = None  # the whole validated table: only the figure needs it
+            events, done.events = done.events, None
             if printer is not None:
                 printer("write", 0, 0)
             start = time.perf_counter()

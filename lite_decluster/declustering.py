@@ -30,9 +30,10 @@ import pandas as pd
 
 from lite_decluster.catalog import LoadedCatalog, load_catalog, open_catalog
 from lite_decluster.features import get_spec
-from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, load_model
+from lite_decluster.memory import release_free_memory
+from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, check_model, load_model
 from lite_decluster.nnd import nnd_threshold
-from lite_decluster.pipeline import Prepared, prepare_features
+from lite_decluster.pipeline import Prepared, add_features, select_events
 
 __all__ = [
     "COLUMN_OPTIONS",
@@ -226,7 +227,8 @@ def _check_args(
 class Labelled:
     """What :func:`label_catalog` returns: the labels of every input row, the run's
     :class:`RunInfo`, the input's own columns (None unless ``keep_raw``) and the validated
-    table (every kept event, below Mc too; ``row`` links to the input)."""
+    table (every kept event, below Mc too; ``row`` links to the input; None unless
+    ``keep_events``)."""
 
     labels: Labels
     info: RunInfo
@@ -251,12 +253,15 @@ def label_catalog(
     progress: Progress | None = None,
     models_directory: str | os.PathLike[str] | None = None,
     keep_raw: bool = True,
+    keep_events: bool = True,
 ) -> Labelled:
     """Decluster a catalog; see :func:`decluster` for the arguments.
 
     ``keep_raw=False`` reads only the columns the method needs (``Labelled.raw`` is then
     None): write the result with :func:`labelled_blocks`, which reads the input again block by
     block, to keep memory proportional to the events rather than to the input text.
+    ``keep_events=False`` releases the validated table as soon as the events above Mc are
+    selected (``Labelled.events`` is then None).
     """
     method = _check_args(method, threshold, df, columns)
     timings: dict[str, float] = {}
@@ -265,7 +270,7 @@ def label_catalog(
     def lap(stage: str) -> None:
         nonlocal clock
         now = time.perf_counter()
-        timings[stage] = now - clock
+        timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
 
     def tick(stage: str, done: int = 0, total: int = 0) -> None:
@@ -283,34 +288,53 @@ def label_catalog(
     loaded_model: Model | None = None
     if method == "forest":
         tick("model")
-        loaded_model = (
-            model if isinstance(model, Model)
-            else load_model(model, threads=threads, directory=models_directory)
-        )
+        # The file is checked now, so that a bad model fails before the search; onnxruntime
+        # and its session come after it, when the search's memory has been released.
+        if isinstance(model, Model):
+            name, spec_dict = model.name, model.spec_dict
+        else:
+            entry = check_model(model, directory=models_directory)
+            name, spec_dict = entry["name"], entry.get("feature_spec") or {}
         lap("model")
-        if not loaded_model.spec_dict:
+        if not spec_dict:
             raise ModelError(
-                f"model {loaded_model.name} has no feature specification in its manifest: "
+                f"model {name} has no feature specification in its manifest: "
                 "its features cannot be reproduced"
             )
         try:
-            spec: Any = get_spec(loaded_model.spec_dict)
+            spec: Any = get_spec(spec_dict)
         except (TypeError, ValueError) as exc:
             raise ModelError(
-                f"model {loaded_model.name}: unusable feature specification in its manifest: "
-                f"{exc}"
+                f"model {name}: unusable feature specification in its manifest: {exc}"
             ) from exc
     else:
         spec = "v1"
 
     tick("features")
-    prep = prepare_features(
-        loaded.table, mc=mc, b=b, spec=spec, df=df, hypocentral=hypocentral,
-        workers=threads if threads else -1,
+    events = loaded.table
+    selected = select_events(
+        events if keep_events else events.drop(columns=["line", "event_type"], errors="ignore"),
+        mc=mc, b=b, spec=spec, df=df, hypocentral=hypocentral,
     )
+    n_events = len(events)
+    # Below Mc, a row needs only its reason: without the figure, the whole validated table
+    # goes before the search (on a large catalog it weighs more than the events above Mc).
+    event_rows = events["row"].to_numpy() if selected.mc is not None else None
+    loaded.table = events = events if keep_events else None  # type: ignore[assignment]
+    release_free_memory()
+    prep = add_features(selected, workers=threads if threads else -1)
+    del selected
+    release_free_memory()
     lap("features")
+    if method == "forest":
+        tick("model")
+        loaded_model = (
+            model if isinstance(model, Model)
+            else load_model(model, threads=threads, directory=models_directory)
+        )
+        lap("model")
 
-    info = _start_info(loaded, prep, method, loaded_model)
+    info = _start_info(loaded, prep, method, loaded_model, n_events)
     info.input_stat = stat
     has_parent = prep.features["parent"].to_numpy() >= 0
     p = np.full(len(prep.table), np.nan)
@@ -339,9 +363,10 @@ def label_catalog(
         aftershock = ok & (log_eta < cut)
         lap("classify")
 
-    labels = _labels(loaded, prep, p, aftershock, ok, has_parent, info)
+    labels = _labels(loaded, event_rows, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings
-    return Labelled(labels=labels, info=info, raw=loaded.raw, events=loaded.table)
+    release_free_memory()  # the search's and the model's scratch memory, before the output
+    return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
 
 
 def run_decluster(
@@ -439,7 +464,7 @@ def decluster(
 
 
 def _start_info(
-    loaded: LoadedCatalog, prep: Prepared, method: str, model: Model | None
+    loaded: LoadedCatalog, prep: Prepared, method: str, model: Model | None, n_events: int
 ) -> RunInfo:
     rep = loaded.report
     info = RunInfo(
@@ -450,7 +475,7 @@ def _start_info(
         n_type_dropped=rep.n_type_dropped,
         type_counts=dict(rep.type_counts),
         n_invalid_dropped=rep.n_invalid_dropped,
-        n_below_mc=len(loaded.table) - len(prep.table),
+        n_below_mc=n_events - len(prep.table),
         mc=prep.mc,
         mc_method=prep.mc_method,
         b=prep.b,
@@ -590,6 +615,7 @@ _LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
 
 def _labels(
     loaded: LoadedCatalog,
+    event_rows: np.ndarray | None,
     prep: Prepared,
     p: np.ndarray,
     aftershock: np.ndarray,
@@ -599,7 +625,8 @@ def _labels(
 ) -> Labels:
     """Labels of every input row; counts into ``info``.
 
-    ``p``, ``aftershock``, ``scored``, ``has_parent``: arrays over ``prep.table`` rows.
+    ``event_rows``: input row of every validated event (None: no Mc cut); ``p``,
+    ``aftershock``, ``scored``, ``has_parent``: arrays over ``prep.table`` rows.
     """
     n = loaded.report.n_rows
     drop = loaded.dropped
@@ -611,8 +638,8 @@ def _labels(
     reasons = fixed + [str(u) for u in uniques]
     reason = np.zeros(n, dtype=np.int32)
     reason[drop["row"].to_numpy()] = codes + len(fixed)
-    if prep.mc is not None:
-        reason[loaded.table["row"].to_numpy()] = fixed.index(f"below Mc {prep.mc:g}")
+    if event_rows is not None:
+        reason[event_rows] = fixed.index(f"below Mc {prep.mc:g}")
 
     rows = prep.table["row"].to_numpy()
     event = np.full(n, -1, dtype=np.int64)
@@ -669,6 +696,9 @@ def _with_inputs(block: pd.DataFrame, labels: Labels, start: int, clash: dict[ob
     return pd.concat([base, added], axis=1)
 
 
+_WRITE_BLOCK_BYTES = 2 << 20
+
+
 def labelled_blocks(
     catalog: str | os.PathLike[str], labels: Labels, info: RunInfo
 ) -> Iterator[pd.DataFrame]:
@@ -684,11 +714,14 @@ def labelled_blocks(
     src = open_catalog(path)
     clash = _clashes(src.columns, info)
     start = 0
-    for block, _ in src.blocks():
+    # Smaller blocks than for reading: every column is parsed and joined to the results.
+    for block, _ in src.blocks(block_bytes=_WRITE_BLOCK_BYTES):
         if start + len(block) > labels.n_rows:
             break
         yield _with_inputs(block, labels, start, clash, True)
         start += len(block)
+        del block
+        release_free_memory()  # the block written, before the next one is parsed
     if start != labels.n_rows:
         raise DeclusterError(
             f"{path} changed while it was being declustered ({start:,} rows now, "

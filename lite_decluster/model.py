@@ -251,6 +251,16 @@ class Model:
         return out
 
 
+def check_model(model=None, *, directory=None) -> dict:
+    """The manifest entry of ``model`` (as for :func:`load_model`) after checking its file's
+    sha256, without onnxruntime: a run can refuse a bad model before its long stages and open
+    the session only when it is needed.
+    """
+    entry, path = _resolve(model, directory)
+    _read_checked(path, entry["sha256"])
+    return entry
+
+
 def load_model(model=None, *, threads: int | None = None, directory=None) -> Model:
     """Load a model after checking its sha256 against the manifest.
 

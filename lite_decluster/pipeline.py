@@ -18,21 +18,17 @@ from lite_decluster.catalog import CatalogError, apply_completeness
 from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
 from lite_decluster.magnitudes import BValue, estimate_b
 
-__all__ = ["Prepared", "prepare_features"]
+__all__ = ["Prepared", "Selected", "add_features", "prepare_features", "select_events"]
 
 
 @dataclass
-class Prepared:
-    """Result of :func:`prepare_features`.
+class Selected:
+    """Result of :func:`select_events`.
 
     Attributes
     ----------
     table : DataFrame
         The events above Mc (time-sorted, index 0..n-1, ``row`` links to the input).
-    features : DataFrame
-        Nearest-neighbour features aligned with ``table`` (see ``compute_features``).
-    X : ndarray of shape (n, n_features), float32
-        Model inputs in the specification's order (NaN rows: events without a parent).
     spec : FeatureSpec
         The specification with the b-value actually used.
     mc, mc_method : float or None, str
@@ -43,8 +39,6 @@ class Prepared:
     """
 
     table: pd.DataFrame
-    features: pd.DataFrame
-    X: np.ndarray
     spec: FeatureSpec
     mc: float | None
     mc_method: str
@@ -53,7 +47,21 @@ class Prepared:
     b_estimate: BValue | None
 
 
-def prepare_features(
+@dataclass
+class Prepared(Selected):
+    """Result of :func:`prepare_features`: :class:`Selected` plus
+
+    features : DataFrame
+        Nearest-neighbour features aligned with ``table`` (see ``compute_features``).
+    X : ndarray of shape (n, n_features), float32
+        Model inputs in the specification's order (NaN rows: events without a parent).
+    """
+
+    features: pd.DataFrame
+    X: np.ndarray
+
+
+def select_events(
     table: pd.DataFrame,
     *,
     mc: str | float | None = "auto",
@@ -61,25 +69,11 @@ def prepare_features(
     spec: str | FeatureSpec | Mapping[str, Any] | None = None,
     df: float | None = None,
     hypocentral: bool | None = None,
-    workers: int = -1,
-) -> Prepared:
-    """Cut at Mc, fix b and compute the features a model with ``spec`` expects.
+) -> Selected:
+    """Cut at Mc and fix b and the feature specification (see :func:`prepare_features`).
 
-    Parameters
-    ----------
-    table : DataFrame
-        A validated catalog (``read_catalog``), any order.
-    mc : 'auto', float or None
-        'auto': maximum curvature + 0.2; a number: used as given; None: no cut.
-    b : 'auto', float or None
-        'auto' or None: the specification's fixed b if it has one, else the Aki-Utsu
-        maximum-likelihood estimate above Mc (with the binning correction); a number: as given.
-    spec : str, FeatureSpec or dict, optional
-        Feature specification (default ``v1``).
-    df, hypocentral : optional
-        Override the specification's fractal dimension and distance kind.
-    workers : int
-        Threads for the neighbour search (-1: all cores).
+    ``table`` is not needed afterwards: a caller short of memory can release it before the
+    features are computed.
     """
     sp = get_spec(spec)
     if df is not None:
@@ -114,17 +108,47 @@ def prepare_features(
         if not b_val > 0:
             raise CatalogError(f"b must be positive, not {b!r}")
         b_method = "given"
-    sp = replace(sp, b=b_val)
+    return Selected(table=cut, spec=replace(sp, b=b_val), mc=mc_used, mc_method=mc_method,
+                    b=b_val, b_method=b_method, b_estimate=b_est)
 
-    feats = compute_features(cut, spec=sp, workers=workers)
-    return Prepared(
-        table=cut,
-        features=feats,
-        X=feature_matrix(feats, sp),
-        spec=sp,
-        mc=mc_used,
-        mc_method=mc_method,
-        b=b_val,
-        b_method=b_method,
-        b_estimate=b_est,
-    )
+
+def add_features(selected: Selected, *, workers: int = -1) -> Prepared:
+    """The nearest-neighbour features and model inputs of the selected events.
+
+    workers : threads for the neighbour search (-1: all cores).
+    """
+    feats = compute_features(selected.table, spec=selected.spec, workers=workers)
+    fields = {k: getattr(selected, k) for k in Selected.__dataclass_fields__}
+    return Prepared(**fields, features=feats, X=feature_matrix(feats, selected.spec))
+
+
+def prepare_features(
+    table: pd.DataFrame,
+    *,
+    mc: str | float | None = "auto",
+    b: str | float | None = "auto",
+    spec: str | FeatureSpec | Mapping[str, Any] | None = None,
+    df: float | None = None,
+    hypocentral: bool | None = None,
+    workers: int = -1,
+) -> Prepared:
+    """Cut at Mc, fix b and compute the features a model with ``spec`` expects.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A validated catalog (``read_catalog``), any order.
+    mc : 'auto', float or None
+        'auto': maximum curvature + 0.2; a number: used as given; None: no cut.
+    b : 'auto', float or None
+        'auto' or None: the specification's fixed b if it has one, else the Aki-Utsu
+        maximum-likelihood estimate above Mc (with the binning correction); a number: as given.
+    spec : str, FeatureSpec or dict, optional
+        Feature specification (default ``v1``).
+    df, hypocentral : optional
+        Override the specification's fractal dimension and distance kind.
+    workers : int
+        Threads for the neighbour search (-1: all cores).
+    """
+    selected = select_events(table, mc=mc, b=b, spec=spec, df=df, hypocentral=hypocentral)
+    return add_features(selected, workers=workers)

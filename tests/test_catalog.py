@@ -512,6 +512,26 @@ def test_float_ids_have_no_trailing_zero() -> None:
     assert load_catalog(frame).table["event_id"].tolist() == ["12", pd.NA]
 
 
+@pytest.mark.parametrize(
+    ("ids", "expected"),
+    [
+        # An integer block and a block with a gap (read as float): integral ids throughout.
+        (["11", "12", "13", "", "15"], ["11", "12", "13", pd.NA, "15"]),
+        (["11", "12", "13", "", "15.5"], ["11", "12", "13", pd.NA, "15.5"]),
+        (["11", "12", "0013", "", "x15"], ["11", "12", "0013", pd.NA, "x15"]),
+    ],
+)
+def test_file_ids_read_as_written_in_every_block(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[str], expected: list[object]
+) -> None:
+    import lite_decluster.catalog as cat
+
+    rows = [f"2020-01-01T00:0{i}:00,34.0,-117.0,5.0,2.0,{v}" for i, v in enumerate(ids)]
+    path = write(tmp_path, "time,lat,lon,depth,mag,id\n" + "\n".join(rows) + "\n")
+    monkeypatch.setattr(cat, "_BLOCK_BYTES", 100)  # three rows in the first block
+    assert load_catalog(path).table["event_id"].tolist() == expected
+
+
 def test_read_catalog_attrs(data_dir: Path) -> None:
     table = read_catalog(data_dir / "scsn_small.csv")
     report = table.attrs["report"]

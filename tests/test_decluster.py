@@ -345,6 +345,7 @@ def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatc
     """`lite-decluster run`'s CSV path (input read again in blocks) writes what the API
     returns, with an input column clashing with a result column and many small blocks."""
     import lite_decluster.catalog as cat
+    import lite_decluster.declustering as dec
     from lite_decluster.declustering import label_catalog, labelled_blocks
     from lite_decluster.output import write_csv_blocks
 
@@ -355,9 +356,10 @@ def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatc
     whole, _ = run_decluster(path, models_directory=tiny_models, threads=1, columns=cols)
     write_table(whole, tmp_path / "whole.csv")
     monkeypatch.setattr(cat, "_BLOCK_BYTES", 4096)
+    monkeypatch.setattr(dec, "_WRITE_BLOCK_BYTES", 3000)  # written in other blocks than read
     done = label_catalog(path, models_directory=tiny_models, threads=1, columns=cols,
-                         keep_raw=False)
-    assert done.raw is None
+                         keep_raw=False, keep_events=False)
+    assert done.raw is None and done.events is None
     write_csv_blocks(labelled_blocks(path, done.labels, done.info), tmp_path / "blocks.csv")
     assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
     assert "eta_input" in pd.read_csv(tmp_path / "blocks.csv", nrows=1).columns
