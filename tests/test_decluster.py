@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,7 +20,7 @@ from lite_decluster.declustering import (
     decluster,
     run_decluster,
 )
-from lite_decluster.model import Model, load_model
+from lite_decluster.model import Model, ModelError, load_model
 from lite_decluster.nnd import nnd_threshold
 from lite_decluster.output import (
     OutputError,
@@ -200,6 +201,24 @@ def test_loaded_model_is_reused(tiny_models):
     result = decluster(small_catalog(), model)
     assert result.attrs["run"]["model_name"] == "rf_td050"
     assert result.attrs["run"]["model_td_fraction"] == 50
+
+
+def test_bad_model_refused_before_the_search(tmp_path, tiny_models):
+    """The model file is checked before the (long) search; its session opens after it."""
+    import shutil
+
+    models = Path(shutil.copytree(tiny_models, tmp_path / "models"))
+    path = models / "rf_td050.onnx"
+    path.write_bytes(path.read_bytes()[:-1] + b"x")
+    stages: list[str] = []
+    with pytest.raises(ModelError, match="does not match its manifest"):
+        decluster(small_catalog(), 50, models_directory=models,
+                  progress=lambda stage, done, total: stages.append(stage))
+    assert stages == ["read", "model"]
+    stages.clear()
+    decluster(small_catalog(), 50, models_directory=tiny_models,
+              progress=lambda stage, done, total: stages.append(stage))
+    assert stages[:4] == ["read", "model", "features", "model"] and "predict" in stages
 
 
 # ------------------------------------------------------------------------- output
