@@ -324,6 +324,8 @@ def label_catalog(
     release_free_memory()
     prep = add_features(selected, workers=threads if threads else -1)
     del selected
+    # From here on an event needs only its input row and id (its features are computed).
+    prep.table = prep.table[[c for c in ("row", "event_id") if c in prep.table]]
     release_free_memory()
     lap("features")
     if method == "forest":
@@ -345,7 +347,7 @@ def label_catalog(
         ok = has_parent & np.isfinite(prep.X).all(axis=1)
         if ok.any():
             p[ok] = loaded_model.predict_proba(
-                prep.X[ok],
+                prep.X if ok.all() else prep.X[ok],
                 # Smaller batches only so that a progress bar moves; same probabilities.
                 batch_size=_PROGRESS_BATCH if progress is not None else DEFAULT_BATCH,
                 progress=lambda done, total: tick("predict", done, total),
@@ -363,6 +365,8 @@ def label_catalog(
         aftershock = ok & (log_eta < cut)
         lap("classify")
 
+    prep.X = np.zeros((0, prep.X.shape[1]), np.float32)  # used: its memory goes to the labels
+    release_free_memory()
     labels = _labels(loaded, event_rows, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output
@@ -553,8 +557,10 @@ class Labels:
     Per input row (shape (n_rows,)): ``event`` (index into the event arrays, -1 for a row not
     declustered) and ``reason`` (code into ``reasons``). Per event above Mc (shape
     (n_events,)): ``p`` (probability, NaN when not scored), ``label`` (0 none, 1 background,
-    2 aftershock), ``parent_row`` (-1: none), ``parent_id`` (string array, NA for none; None
-    without ids) and ``features`` (eta, T, R, dm, n_siblings, n_offspring as float).
+    2 aftershock), ``parent`` (the parent's event index, -1: none), ``event_row`` (the input
+    row of each event), ``event_id`` (string array; None without ids) and ``features`` (eta,
+    T, R, dm, n_siblings, n_offspring as float). Parent rows and ids are looked up per range
+    of rows, not stored for every event.
     """
 
     n_rows: int
@@ -563,8 +569,9 @@ class Labels:
     reasons: list[str]
     p: np.ndarray
     label: np.ndarray
-    parent_row: np.ndarray
-    parent_id: pd.api.extensions.ExtensionArray | None
+    parent: np.ndarray
+    event_row: np.ndarray
+    event_id: pd.api.extensions.ExtensionArray | None
     features: dict[str, np.ndarray]
     integer_counts: dict[str, bool]
 
@@ -582,9 +589,10 @@ class Labels:
             return out
 
         label = spread(self.label, 0)
-        parent_row = spread(self.parent_row, -1)
-        if self.parent_id is not None:
-            pid = self.parent_id.take(np.where(has, ev, -1), allow_fill=True)
+        parent = spread(self.parent, -1)
+        parent_row = np.where(parent >= 0, self.event_row[np.maximum(parent, 0)], -1)
+        if self.event_id is not None:
+            pid = self.event_id.take(parent, allow_fill=True)
         else:
             pid = pd.array(np.full(k, None, dtype=object), dtype="string")
         cols: dict[str, object] = {
@@ -642,7 +650,7 @@ def _labels(
         reason[event_rows] = fixed.index(f"below Mc {prep.mc:g}")
 
     rows = prep.table["row"].to_numpy()
-    event = np.full(n, -1, dtype=np.int64)
+    event = np.full(n, -1, dtype=np.int32 if rows.size < 2**31 else np.int64)
     event[rows] = np.arange(rows.size)
     unscored = has_parent & ~scored
     ev_reason = np.zeros(rows.size, dtype=np.int32)
@@ -653,12 +661,8 @@ def _labels(
     label[unscored] = 0
 
     parent = prep.features["parent"].to_numpy()
-    parent_row = np.where(has_parent, rows[np.where(has_parent, parent, 0)], -1)
-    parent_id = None
-    if "event_id" in prep.table:
-        # A string array, not Python objects: half a million ids stay compact.
-        ids = prep.table["event_id"].astype("string").array
-        parent_id = ids.take(np.where(has_parent, parent, -1), allow_fill=True)
+    # A string array, not Python objects: half a million ids stay compact.
+    ids = prep.table["event_id"].astype("string").array if "event_id" in prep.table else None
     feats = {k: prep.features[k].to_numpy(dtype=float) for k in _FEATURE_OUT}
     integer = {}
     for k in ("n_siblings", "n_offspring"):
@@ -670,7 +674,7 @@ def _labels(
     info.n_background = info.n_classified - info.n_aftershock
     info.n_first = int((~has_parent).sum())
     return Labels(n_rows=n, event=event, reason=reason, reasons=reasons, p=p, label=label,
-                  parent_row=parent_row, parent_id=parent_id, features=feats,
+                  parent=parent, event_row=rows, event_id=ids, features=feats,
                   integer_counts=integer)
 
 

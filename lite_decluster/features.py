@@ -50,7 +50,8 @@ _NS_PER_DAY = 86_400_000_000_000
 # slack absorbs rounding in the bound; a tree query asks for the _NEAR nearest parents (a
 # ball query only when all of them are in range); queries go in classes of radii within a
 # factor 2**_RADIUS_CLASS, merged up to at least _CLASS_MIN queries, at most _CHUNK at a time;
-# batches of fewer than _THREAD_MIN queries run on one thread.
+# batches of fewer than _THREAD_MIN queries run on one thread; a level handles at most
+# _CHILD_CHUNK children at a time (memory).
 _WINDOW = 64
 _BRANCH = 4
 _DIRECT = 4
@@ -61,6 +62,7 @@ _NEAR = 4
 _RADIUS_CLASS = 1.0
 _CLASS_MIN = 256
 _CHUNK = 65_536
+_CHILD_CHUNK = 131_072
 
 
 @dataclass(frozen=True)
@@ -224,8 +226,9 @@ class _Geometry:
 
     def distance(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Distance r between events i and j (km or degrees), shape of i."""
-        d = self.points[i] - self.points[j]
-        return self.arc(_norm([d[:, c] for c in range(d.shape[1])]))
+        # Column by column: a third of the scratch memory of whole (n, k) differences.
+        pts = self.points
+        return self.arc(_norm([pts[i, c] - pts[j, c] for c in range(pts.shape[1])]))
 
     def arc(self, chord: np.ndarray) -> np.ndarray:
         """Distance r for straight-line lengths ``chord`` (changed in place)."""
@@ -321,7 +324,8 @@ class _Best:
         count = np.diff(np.r_[start, j.size])
         low = np.minimum.reduceat(eta, start)
         tied = eta == np.repeat(low, count)
-        pick = np.minimum.reduceat(np.where(tied, i, np.iinfo(np.int64).max), start)
+        # int64 sentinel whatever the index type (a Python int would take i's type).
+        pick = np.minimum.reduceat(np.where(tied, i, np.int64(np.iinfo(np.int64).max)), start)
         j, eta = j[start], low
         cur = self.eta[j]
         better = (eta < cur) | ((eta == cur) & (pick < self.parent[j]))
@@ -483,24 +487,28 @@ def nearest_parents(
     # position, hence every level with blocks of s < _WINDOW, and gives a tight first bound.
     _window(t, logw, geom, best, _WINDOW, **kw)
 
-    pos = np.arange(n)
+    # 32-bit positions (and keys, up to 4 n) halve the memory of the index arrays below; keys
+    # are widened before they are combined with positions.
+    pos = np.arange(n, dtype=np.int32 if n < 2**28 else np.int64)
     # The latest position a parent still to be searched can have: the window covered the last
     # _WINDOW positions, and events at t_j itself are not parents.
     limit = np.minimum(pos - _WINDOW - 1, np.searchsorted(t, t, side="left") - 1)
-    mbin = np.floor((m - m.min()) / _MAG_BIN).astype(np.int64)
+    limit = limit.astype(pos.dtype)
+    mbin = np.floor((m - m.min()) / _MAG_BIN).astype(np.int16)
+    bins = np.unique(mbin)[::-1]  # large magnitudes first: they tighten the bound
     rmin_pow = min_distance**df
     extent = float(np.ptp(geom.points, axis=0).max()) if n else 0.0
     sep = 4.0 * (extent + 1.0) + 2.0 * (2.0 * EARTH_RADIUS_KM)  # block separation > any radius
     k = _BRANCH
     s = _WINDOW
     while s < n:
-        blk = pos // s
-        key = (blk // k) * k  # group of k blocks
-        c = blk % k  # block within its group
+        c = (pos // s) % k  # block within its group
+        key = pos // (s * k) * k  # first block of its group
         last_blk = (n - 1) // s
         children = pos[c > 0]
         ckey = key[children] + c[children]
-        for bb in np.unique(mbin)[::-1]:  # large magnitudes first: they tighten the bound
+        climit = limit[children]
+        for bb in bins:
             cand = pos[(c < k - 1) & (mbin == bb)]
             if cand.size == 0 or children.size == 0:
                 continue
@@ -514,22 +522,16 @@ def nearest_parents(
             pkey = key[par] + (
                 np.arange(par.size) - np.repeat(np.cumsum(reps) - reps, reps) + c[par] + 1
             )
+            del cand, reps
             o = np.argsort(pkey, kind="stable")
+            par, pkey = par[o], pkey[o]
+            del o
             _search_level(
-                t,
-                logw,
-                geom,
-                best,
-                par[o],
-                pkey[o],
-                children,
-                ckey,
-                limit[children],
-                sep,
-                rmin_pow,
-                workers,
+                t, logw, geom, best, par, pkey, children, ckey, climit, sep, rmin_pow, workers,
                 **kw,
             )
+            del par, pkey
+        del c, key, children, ckey, climit
         s *= k
     return best.parent, best.eta
 
@@ -551,78 +553,96 @@ def _search_level(
     df: float,
     min_distance: float,
 ) -> None:
-    """Match children against the parents with the same key (sorted by key, then time)."""
+    """Match children against the parents with the same key (sorted by key, then time).
+
+    Children go _CHILD_CHUNK at a time (their arrays are the bulk of the memory); the tree of
+    the parents is built once, when a chunk first needs it.
+    """
     grp_start = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
     grp_end = np.r_[grp_start[1:], par.size]
     ug = pkey[grp_start]
     # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
     w_lo = np.exp(np.minimum.reduceat(logw[par], grp_start))
-
-    # Per child, its group's latest parent at or before the child's limit (parents are sorted
-    # by position within a group): the lag to it bounds every lag still to be checked, and a
-    # child without one has nothing left to find here.
-    n = t.size
-    last = np.searchsorted(pkey * n + par, ckey * n + climit, side="right") - 1
-    has = last >= 0
-    has[has] = pkey[last[has]] == ckey[has]
-    ch, chkey, last = children[has], ckey[has], last[has]
-    k = np.searchsorted(ug, chkey)
-    lag = t[ch] - t[par[last]]
-    eta = best.eta[ch]
-    ok = np.isfinite(eta)
-    q = np.zeros(ch.size)
-    q[ok] = eta[ok] / (lag[ok] * w_lo[k[ok]])
-    ok &= q >= rmin_pow / _SLACK
-    radius = np.zeros(ch.size)
-    radius[ok] = geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
-    # Children without a finite bound yet (rare after the window) search the whole group.
-    unbounded = ~np.isfinite(eta)
-    radius[unbounded] = sep / 4.0
-    ok |= unbounded
-    if not ok.any():
-        return
-    ch, radius, k, chkey = ch[ok], radius[ok], k[ok], chkey[ok]
     # Bounding box of each group's parents: a child farther from it than its radius is done.
     # Cheap, and decisive for the few, scattered large events of the upper magnitude bins.
-    gap = np.zeros(ch.size)
+    box = []
     for c in range(geom.points.shape[1]):
         pc = geom.points[par, c]
-        lo = np.minimum.reduceat(pc, grp_start)[k]
-        hi = np.maximum.reduceat(pc, grp_start)[k]
-        x = geom.points[ch, c]
-        gap += np.maximum(np.maximum(lo - x, x - hi), 0.0) ** 2
-    near = gap <= radius * radius
-    if not near.any():
-        return
-    ch, radius, chkey, k = ch[near], radius[near], chkey[near], k[near]
-    size = (grp_end - grp_start)[k]
-    if size.sum() <= _DIRECT * ch.size:
-        # A handful of parents per child (the rare large events): all pairs beat a tree.
-        j = np.repeat(ch, size)
-        first = np.repeat(grp_start[k] - np.cumsum(size) + size, size)
-        i = par[first + np.arange(j.size)]
+        box.append((np.minimum.reduceat(pc, grp_start), np.maximum.reduceat(pc, grp_start)))
+    del pc
+    # (key, position) as one sortable number, to find each child's latest parent below.
+    n = t.size
+    pk = pkey.astype(np.int64) * n + par
+    tree = None
+    for a in range(0, children.size, _CHILD_CHUNK):
+        ch = children[a : a + _CHILD_CHUNK]
+        chkey = ckey[a : a + _CHILD_CHUNK]
+        # Per child, its group's latest parent at or before the child's limit (parents are
+        # sorted by position within a group): the lag to it bounds every lag still to be
+        # checked, and a child without one has nothing left to find here.
+        last = np.searchsorted(pk, chkey.astype(np.int64) * n + climit[a : a + _CHILD_CHUNK],
+                               side="right") - 1
+        has = last >= 0
+        has[has] = pkey[last[has]] == chkey[has]
+        ch, chkey, last = ch[has], chkey[has], last[has]
+        k = np.searchsorted(ug, chkey)
+        lag = t[ch] - t[par[last]]
+        eta = best.eta[ch]
+        ok = np.isfinite(eta)
+        q = np.zeros(ch.size)
+        q[ok] = eta[ok] / (lag[ok] * w_lo[k[ok]])
+        ok &= q >= rmin_pow / _SLACK
+        radius = np.zeros(ch.size)
+        radius[ok] = geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
+        # Children without a finite bound yet (rare after the window) search the whole group.
+        unbounded = ~np.isfinite(eta)
+        radius[unbounded] = sep / 4.0
+        ok |= unbounded
+        del last, lag, eta, q, unbounded
+        if not ok.any():
+            continue
+        ch, radius, k, chkey = ch[ok], radius[ok], k[ok], chkey[ok]
+        gap = np.zeros(ch.size)
+        for c, (lo, hi) in enumerate(box):
+            x = geom.points[ch, c]
+            gap += np.maximum(np.maximum(lo[k] - x, x - hi[k]), 0.0) ** 2
+        near = gap <= radius * radius
+        if not near.any():
+            continue
+        ch, radius, chkey, k = ch[near], radius[near], chkey[near], k[near]
+        size = (grp_end - grp_start)[k]
+        if tree is None and size.sum() <= _DIRECT * ch.size:
+            # A handful of parents per child (the rare large events): all pairs beat a tree.
+            j = np.repeat(ch, size)
+            first = np.repeat(grp_start[k] - np.cumsum(size) + size, size)
+            i = par[first + np.arange(j.size)]
+            valid = t[i] < t[j]
+            i, j = i[valid], j[valid]
+            best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
+            continue
+        if tree is None:
+            # One tree for all groups: shifting each group along the first axis by key * sep
+            # keeps groups farther apart than any search radius, without a fourth coordinate
+            # (3-D trees query faster). The shift rounds coordinates, so the radius grows by a
+            # margin that covers it; the tree only selects candidates, whose eta is computed
+            # from the unshifted points.
+            ppts = geom.points[par]
+            ppts[:, 0] += pkey * sep
+            pscale = float(np.abs(ppts).max())
+            tree = cKDTree(ppts, leafsize=32, balanced_tree=False)
+            del ppts
+        cpts = geom.points[ch]
+        cpts[:, 0] += chkey * sep
+        scale = max(pscale, float(np.abs(cpts).max()))
+        radius = radius + 8.0 * np.finfo(float).eps * scale
+        owner, pidx = _pairs_within(tree, cpts, radius, workers)
+        del cpts
+        j, i = ch[owner], par[pidx]
+        if j.size == 0:
+            continue
         valid = t[i] < t[j]
         i, j = i[valid], j[valid]
         best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
-        return
-    # One tree for all groups: shifting each group along the first axis by key * sep keeps
-    # groups farther apart than any search radius, without a fourth coordinate (3-D trees
-    # query faster). The shift rounds coordinates, so the radius grows by a margin that covers
-    # it; the tree only selects candidates, whose eta is computed from the unshifted points.
-    ppts = geom.points[par]
-    ppts[:, 0] += pkey * sep
-    cpts = geom.points[ch]
-    cpts[:, 0] += chkey * sep
-    scale = max(float(np.abs(ppts).max()), float(np.abs(cpts).max()))
-    radius = radius + 8.0 * np.finfo(float).eps * scale
-    tree = cKDTree(ppts, leafsize=32, balanced_tree=False)
-    owner, pidx = _pairs_within(tree, cpts, radius, workers)
-    j, i = ch[owner], par[pidx]
-    if j.size == 0:
-        return
-    valid = t[i] < t[j]
-    i, j = i[valid], j[valid]
-    best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
 
 
 # --------------------------------------------------------------------------------------------
@@ -703,25 +723,27 @@ def compute_features(
         b = estimate_b(m).b if n >= 2 else 1.0
     sp = replace(sp, b=float(b))
 
-    order = np.argsort(t, kind="stable")
-    ts, ms = t[order], m[order]
-    geom = _geometry(
-        sp,
-        depth=None if depth is None else depth[order],
-        **{k: None if v is None else v[order] for k, v in coords.items()},
-    )
+    # A time-sorted catalog (the usual case) is searched as it is: no sorted copies.
+    order = None if np.all(t[1:] >= t[:-1]) else np.argsort(t, kind="stable")
+
+    def by_time(v: np.ndarray | None) -> np.ndarray | None:
+        return v if v is None or order is None else v[order]
+
+    geom = _geometry(sp, depth=by_time(depth), **{k: by_time(v) for k, v in coords.items()})
+    ts, ms = by_time(t), by_time(m)
     par_s, eta_s = nearest_parents(
         ts, ms, geom, b=sp.b, df=sp.df, min_distance=sp.min_distance, workers=workers
     )
-    out = _assemble(ts, ms, geom, par_s, eta_s, sp)
-
-    # Back to input order; parent as an input position.
-    inv = np.empty(n, dtype=np.int64)
-    inv[order] = np.arange(n)
-    res = {k: v[inv] for k, v in out.items()}
-    p = res["parent"]
-    res["parent"] = np.where(p >= 0, order[np.maximum(p, 0)], -1)
-    df_out = pd.DataFrame(res, index=catalog.index)
+    res = _assemble(ts, ms, geom, par_s, eta_s, sp)
+    del geom, par_s, eta_s
+    if order is not None:
+        # Back to input order; parent as an input position.
+        inv = np.empty(n, dtype=np.int64)
+        inv[order] = np.arange(n)
+        res = {k: v[inv] for k, v in res.items()}
+        p = res["parent"]
+        res["parent"] = np.where(p >= 0, order[np.maximum(p, 0)], -1)
+    df_out = pd.DataFrame(res, index=catalog.index, copy=False)
     df_out.attrs["feature_spec"] = sp.to_dict()
     return df_out
 
@@ -789,15 +811,12 @@ def feature_matrix(
     Rows without a parent hold NaN; callers decide what to do with them.
     """
     sp = get_spec(spec)
-    cols = []
-    for name in sp.features:
+    # Filled column by column (float64 values rounded to float32 one column at a time).
+    X = np.empty((len(features), len(sp.features)), dtype=np.float32)
+    for k, name in enumerate(sp.features):
         v = features[_FEATURE_COLUMNS[name]].to_numpy(dtype=float)
         if name.startswith("log10_") and name != "log10_eta":
             with np.errstate(divide="ignore", invalid="ignore"):
                 v = np.log10(v)
-        cols.append(v)
-    return (
-        np.column_stack(cols).astype(np.float32)
-        if cols
-        else np.zeros((len(features), 0), np.float32)
-    )
+        X[:, k] = v
+    return X
