@@ -320,8 +320,9 @@ def label_catalog(
     # Below Mc, a row needs only its reason: without the figure, the whole validated table
     # goes before the search (on a large catalog it weighs more than the events above Mc).
     event_rows = events["row"].to_numpy() if selected.mc is not None else None
-    loaded.table = events = events if keep_events else None  # type: ignore[assignment]
-    release_free_memory()
+    if not keep_events:
+        loaded.table = events = None  # type: ignore[assignment]
+        release_free_memory()
     prep = add_features(selected, workers=threads if threads else -1)
     del selected
     # From here on an event needs only its input row and id (its features are computed).
@@ -365,7 +366,8 @@ def label_catalog(
         aftershock = ok & (log_eta < cut)
         lap("classify")
 
-    prep.X = np.zeros((0, prep.X.shape[1]), np.float32)  # used: its memory goes to the labels
+    # The model inputs are spent: their memory goes back before the labels are built.
+    prep.X = np.zeros((0, prep.X.shape[1]), np.float32)
     release_free_memory()
     labels = _labels(loaded, event_rows, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings

@@ -558,67 +558,22 @@ def _search_level(
     Children go _CHILD_CHUNK at a time (their arrays are the bulk of the memory); the tree of
     the parents is built once, when a chunk first needs it.
     """
-    grp_start = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
-    grp_end = np.r_[grp_start[1:], par.size]
-    ug = pkey[grp_start]
-    # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
-    w_lo = np.exp(np.minimum.reduceat(logw[par], grp_start))
-    # Bounding box of each group's parents: a child farther from it than its radius is done.
-    # Cheap, and decisive for the few, scattered large events of the upper magnitude bins.
-    box = []
-    for c in range(geom.points.shape[1]):
-        pc = geom.points[par, c]
-        box.append((np.minimum.reduceat(pc, grp_start), np.maximum.reduceat(pc, grp_start)))
-    del pc
-    # (key, position) as one sortable number, to find each child's latest parent below.
-    n = t.size
-    pk = pkey.astype(np.int64) * n + par
+    groups = _Groups(geom, logw, par, pkey)
+    kw = {"df": df, "min_distance": min_distance}
     tree = None
     for a in range(0, children.size, _CHILD_CHUNK):
-        ch = children[a : a + _CHILD_CHUNK]
-        chkey = ckey[a : a + _CHILD_CHUNK]
-        # Per child, its group's latest parent at or before the child's limit (parents are
-        # sorted by position within a group): the lag to it bounds every lag still to be
-        # checked, and a child without one has nothing left to find here.
-        last = np.searchsorted(pk, chkey.astype(np.int64) * n + climit[a : a + _CHILD_CHUNK],
-                               side="right") - 1
-        has = last >= 0
-        has[has] = pkey[last[has]] == chkey[has]
-        ch, chkey, last = ch[has], chkey[has], last[has]
-        k = np.searchsorted(ug, chkey)
-        lag = t[ch] - t[par[last]]
-        eta = best.eta[ch]
-        ok = np.isfinite(eta)
-        q = np.zeros(ch.size)
-        q[ok] = eta[ok] / (lag[ok] * w_lo[k[ok]])
-        ok &= q >= rmin_pow / _SLACK
-        radius = np.zeros(ch.size)
-        radius[ok] = geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
-        # Children without a finite bound yet (rare after the window) search the whole group.
-        unbounded = ~np.isfinite(eta)
-        radius[unbounded] = sep / 4.0
-        ok |= unbounded
-        del last, lag, eta, q, unbounded
-        if not ok.any():
+        part = slice(a, a + _CHILD_CHUNK)
+        found = groups.bounded(t, best, children[part], ckey[part], climit[part], sep, rmin_pow,
+                               df)
+        if found is None:
             continue
-        ch, radius, k, chkey = ch[ok], radius[ok], k[ok], chkey[ok]
-        gap = np.zeros(ch.size)
-        for c, (lo, hi) in enumerate(box):
-            x = geom.points[ch, c]
-            gap += np.maximum(np.maximum(lo[k] - x, x - hi[k]), 0.0) ** 2
-        near = gap <= radius * radius
-        if not near.any():
-            continue
-        ch, radius, chkey, k = ch[near], radius[near], chkey[near], k[near]
-        size = (grp_end - grp_start)[k]
+        ch, chkey, k, radius = found
+        size = (groups.end - groups.start)[k]
         if tree is None and size.sum() <= _DIRECT * ch.size:
             # A handful of parents per child (the rare large events): all pairs beat a tree.
             j = np.repeat(ch, size)
-            first = np.repeat(grp_start[k] - np.cumsum(size) + size, size)
-            i = par[first + np.arange(j.size)]
-            valid = t[i] < t[j]
-            i, j = i[valid], j[valid]
-            best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
+            first = np.repeat(groups.start[k] - np.cumsum(size) + size, size)
+            _offer(t, logw, geom, best, par[first + np.arange(j.size)], j, **kw)
             continue
         if tree is None:
             # One tree for all groups: shifting each group along the first axis by key * sep
@@ -637,12 +592,96 @@ def _search_level(
         radius = radius + 8.0 * np.finfo(float).eps * scale
         owner, pidx = _pairs_within(tree, cpts, radius, workers)
         del cpts
-        j, i = ch[owner], par[pidx]
-        if j.size == 0:
-            continue
-        valid = t[i] < t[j]
-        i, j = i[valid], j[valid]
-        best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
+        _offer(t, logw, geom, best, par[pidx], ch[owner], **kw)
+
+
+class _Groups:
+    """The parents of one level and magnitude bin, in groups of equal key (sorted by key, then
+    time): where each group starts and ends, its weight's lower bound and bounding box."""
+
+    def __init__(self, geom: _Geometry, logw: np.ndarray, par: np.ndarray, pkey: np.ndarray):
+        self.par, self.pkey = par, pkey
+        self.start = np.flatnonzero(np.r_[True, pkey[1:] != pkey[:-1]])
+        self.end = np.r_[self.start[1:], par.size]
+        self.key = pkey[self.start]
+        # 10**(-b m) is smallest for the group's largest magnitude: the weight's lower bound.
+        self.w_lo = np.exp(np.minimum.reduceat(logw[par], self.start))
+        # Bounding box of each group's parents: a child farther from it than its radius is
+        # done. Cheap, and decisive for the few, scattered large events of the upper bins.
+        self.box = []
+        for c in range(geom.points.shape[1]):
+            pc = geom.points[par, c]
+            self.box.append(
+                (np.minimum.reduceat(pc, self.start), np.maximum.reduceat(pc, self.start))
+            )
+        self.geom = geom
+        # (key, position) as one sortable number, to find a child's latest parent.
+        self.n = logw.size
+        self.sortable = pkey.astype(np.int64) * self.n + par
+
+    def bounded(
+        self,
+        t: np.ndarray,
+        best: _Best,
+        ch: np.ndarray,
+        chkey: np.ndarray,
+        climit: np.ndarray,
+        sep: float,
+        rmin_pow: float,
+        df: float,
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+        """The children that may still find a better parent in their group: (child, key,
+        group index, search radius), or None."""
+        # Per child, its group's latest parent at or before the child's limit (parents are
+        # sorted by position within a group): the lag to it bounds every lag still to be
+        # checked, and a child without one has nothing left to find here.
+        last = np.searchsorted(
+            self.sortable, chkey.astype(np.int64) * self.n + climit, side="right"
+        ) - 1
+        has = last >= 0
+        has[has] = self.pkey[last[has]] == chkey[has]
+        ch, chkey, last = ch[has], chkey[has], last[has]
+        k = np.searchsorted(self.key, chkey)
+        lag = t[ch] - t[self.par[last]]
+        eta = best.eta[ch]
+        ok = np.isfinite(eta)
+        q = np.zeros(ch.size)
+        q[ok] = eta[ok] / (lag[ok] * self.w_lo[k[ok]])
+        ok &= q >= rmin_pow / _SLACK
+        radius = np.zeros(ch.size)
+        radius[ok] = self.geom.chord_for(np.power(q[ok], 1.0 / df) * _SLACK) * _SLACK + 1e-12
+        # Children without a finite bound yet (rare after the window) search the whole group.
+        unbounded = ~np.isfinite(eta)
+        radius[unbounded] = sep / 4.0
+        ok |= unbounded
+        if not ok.any():
+            return None
+        ch, radius, k, chkey = ch[ok], radius[ok], k[ok], chkey[ok]
+        gap = np.zeros(ch.size)
+        for c, (lo, hi) in enumerate(self.box):
+            x = self.geom.points[ch, c]
+            gap += np.maximum(np.maximum(lo[k] - x, x - hi[k]), 0.0) ** 2
+        near = gap <= radius * radius
+        if not near.any():
+            return None
+        return ch[near], chkey[near], k[near], radius[near]
+
+
+def _offer(
+    t: np.ndarray,
+    logw: np.ndarray,
+    geom: _Geometry,
+    best: _Best,
+    i: np.ndarray,
+    j: np.ndarray,
+    *,
+    df: float,
+    min_distance: float,
+) -> None:
+    """Offer candidate pairs (parent i, child j) that are strictly earlier to ``best``."""
+    valid = t[i] < t[j]
+    i, j = i[valid], j[valid]
+    best.offer(j, i, pair_eta(t, logw, geom, i, j, df=df, min_distance=min_distance))
 
 
 # --------------------------------------------------------------------------------------------
