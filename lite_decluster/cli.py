@@ -44,6 +44,20 @@ app = typer.Typer(
 class Method(str, Enum):
     forest = "forest"
     nnd_threshold = "nnd-threshold"
+    gardner_knopoff = "gardner-knopoff"
+    reasenberg = "reasenberg"
+    etas = "etas"
+
+
+class Window(str, Enum):
+    gardner_knopoff = "gardner-knopoff"
+    gruenthal = "gruenthal"
+    uhrhammer = "uhrhammer"
+
+
+class Keep(str, Enum):
+    mainshocks = "mainshocks"
+    background = "background"
 
 
 class OutFormat(str, Enum):
@@ -102,6 +116,26 @@ def _auto_or_float(text: str | None, what: str, *, none_ok: bool = False) -> Any
         raise _Usage(f"{what} must be {allowed}, not {text!r}") from None
 
 
+def _method_options(method: Method, **given: Any) -> dict[str, Any]:
+    """The options of ``method`` that were given; an option of another method is an error."""
+    owners = {
+        "window": Method.gardner_knopoff, "fs_time_prop": Method.gardner_knopoff,
+        "rfact": Method.reasenberg, "xmeff": Method.reasenberg, "xk": Method.reasenberg,
+        "tau_min": Method.reasenberg, "tau_max": Method.reasenberg, "p": Method.reasenberg,
+        "params_file": Method.etas,
+    }
+    flags = {"p": "--p1", "params_file": "--etas-params"}
+    opts: dict[str, Any] = {}
+    for key, value in given.items():
+        if value is None:
+            continue
+        if owners[key] is not method:
+            flag = flags.get(key, "--" + key.replace("_", "-"))
+            raise _Usage(f"{flag} is for --method {owners[key].value}, not {method.value}")
+        opts[key] = value.value if isinstance(value, Enum) else value
+    return opts
+
+
 def _model_selector(text: str | None) -> Any:
     if text is None:
         return None
@@ -130,12 +164,15 @@ def run(
         "listed in a manifest.json beside it. Default: the manifest's default model.")] = None,
     method: Annotated[Method, typer.Option(
         help="forest: Random Forest probabilities; nnd-threshold: the classic split of "
-        "log10 eta between its clustered and background modes (2-component mixture; "
-        "density minimum between the modes). No model.")] = Method.forest,
+        "log10 eta between its clustered and background modes (no model); gardner-knopoff "
+        "and reasenberg: the classic window and link methods; etas: an ETAS model fitted to "
+        "the catalog, stochastic declustering.")] = Method.forest,
     mc: Annotated[str, typer.Option(
-        "--mc", metavar="auto|none|VALUE",
+        "--mc", metavar="auto|none|VALUE|PERIODS",
         help="Magnitude of completeness in magnitude units; auto = maximum curvature + 0.2; "
-        "none keeps every event. Events below Mc are kept in the output, unlabelled.")] = "auto",
+        "none keeps every event; periods such as 1932:4.0,1975:3.0,1981:2.5 (from each "
+        "year or UTC date on), or a file of 'START MC' lines. Events below Mc are kept in "
+        "the output, unlabelled.")] = "auto",
     b: Annotated[str, typer.Option(
         "--b", metavar="auto|VALUE",
         help="Gutenberg-Richter b-value used in the metric (dimensionless); auto = Aki-Utsu "
@@ -162,6 +199,73 @@ def run(
     plot: Annotated[Path | None, typer.Option(
         "--plot", metavar="FILE.png",
         help="Also draw the summary figure (needs lite-decluster[plot]).")] = None,
+    declustered: Annotated[Path | None, typer.Option(
+        "--declustered", metavar="FILE",
+        help="Also write the declustered catalog: the input's own header and rows (byte for "
+        "byte, input order) of the events kept (see --keep).", show_default=False)] = None,
+    keep: Annotated[Keep, typer.Option(
+        "--keep", help="Declustered catalog: mainshocks = one event per cluster, its "
+        "largest (window-method and hazard convention); background = the events labelled "
+        "background (each roots a cluster).")] = Keep.mainshocks,
+    realizations: Annotated[int | None, typer.Option(
+        "--realizations", min=1, metavar="N",
+        help="Also write N declustered catalogs sampled event by event from p_aftershock "
+        "(forest, etas) into one file with a leading 'realization' column.",
+        show_default=False)] = None,
+    seed: Annotated[int, typer.Option(
+        "--seed", help="Random seed of the realisations.")] = 0,
+    realizations_out: Annotated[Path | None, typer.Option(
+        "--realizations-out", metavar="FILE",
+        help="File of the realisations. Default: NAME.realizations.csv beside the output.",
+        show_default=False)] = None,
+    start_at: Annotated[str | None, typer.Option(
+        "--start", metavar="TIME", help="Decluster only events from this UTC time on "
+        "(1981, 1981-06-01, 1981-06-01T12:00; days for x/y catalogs).",
+        show_default=False)] = None,
+    end_at: Annotated[str | None, typer.Option(
+        "--end", metavar="TIME", help="Decluster only events before this UTC time.",
+        show_default=False)] = None,
+    region: Annotated[str | None, typer.Option(
+        "--region", metavar="LON_MIN,LON_MAX,LAT_MIN,LAT_MAX|POLYGON_FILE",
+        help="Decluster only events inside this lon/lat box (degrees; LON_MIN > LON_MAX "
+        "crosses the antimeridian) or polygon file ('lon lat' per line).",
+        show_default=False)] = None,
+    max_depth: Annotated[float | None, typer.Option(
+        "--max-depth", min=0.0, metavar="KM", help="Decluster only events at most this "
+        "deep (km).", show_default=False)] = None,
+    window: Annotated[Window | None, typer.Option(
+        "--window", help="gardner-knopoff: the space-time windows (Gardner & Knopoff 1974, "
+        "Gruenthal, Uhrhammer 1986). Default gardner-knopoff.", show_default=False)] = None,
+    fs_time_prop: Annotated[float | None, typer.Option(
+        "--fs-time-prop", min=0.0, max=1.0, metavar="F",
+        help="gardner-knopoff: foreshock window as a fraction of the aftershock window "
+        "(default 0: none).", show_default=False)] = None,
+    rfact: Annotated[float | None, typer.Option(
+        "--rfact", help="reasenberg: crack radii in the interaction distance (default 10).",
+        show_default=False)] = None,
+    xmeff: Annotated[float | None, typer.Option(
+        "--xmeff", help="reasenberg: effective lower magnitude cutoff (default 1.5).",
+        show_default=False)] = None,
+    xk: Annotated[float | None, typer.Option(
+        "--xk", help="reasenberg: raise of xmeff during clusters (default 0.5).",
+        show_default=False)] = None,
+    tau_min: Annotated[float | None, typer.Option(
+        "--tau-min", help="reasenberg: minimum look-ahead time, days (default 1).",
+        show_default=False)] = None,
+    tau_max: Annotated[float | None, typer.Option(
+        "--tau-max", help="reasenberg: maximum look-ahead time, days (default 10).",
+        show_default=False)] = None,
+    p1: Annotated[float | None, typer.Option(
+        "--p1", help="reasenberg: confidence of observing the next event (default 0.95).",
+        show_default=False)] = None,
+    etas_params: Annotated[Path | None, typer.Option(
+        "--etas-params", metavar="FILE.json",
+        help="etas: starting values (or, with a 'fixed' list, fixed values) of the parameters, "
+        "e.g. a file written by --etas-out.", show_default=False)] = None,
+    etas_out: Annotated[Path | None, typer.Option(
+        "--etas-out", metavar="FILE.json",
+        help="etas: write the fitted parameters, standard errors and fit report.",
+        show_default=False)] = None,
     time_col: Annotated[str | None, typer.Option(
         "--time-col", help="Column holding the origin time (UTC).")] = None,
     lat_col: Annotated[str | None, typer.Option(
@@ -202,7 +306,13 @@ def run(
     """
 
     def work() -> None:
-        from lite_decluster.declustering import _assemble, label_catalog, labelled_blocks
+        from lite_decluster.declustered import catalog_suffix, write_products
+        from lite_decluster.declustering import (
+            _assemble,
+            label_catalog,
+            labelled_blocks,
+            make_selection,
+        )
         from lite_decluster.output import (
             check_output_path,
             default_output_path,
@@ -232,6 +342,30 @@ def run(
                 magnitude=mag_col, event_id=id_col, event_type=type_col,
             ).items() if v is not None
         }
+        method_options = _method_options(
+            method, window=window, fs_time_prop=fs_time_prop, rfact=rfact, xmeff=xmeff, xk=xk,
+            tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params,
+        )
+        if etas_out is not None and method is not Method.etas:
+            raise _Usage("--etas-out is for --method etas")
+        if model is not None and method is not Method.forest:
+            raise _Usage(f"--model is for --method forest, not {method.value}")
+        if realizations is not None and method not in (Method.forest, Method.etas):
+            raise _Usage(f"--realizations needs probabilities: --method forest or etas, "
+                         f"not {method.value}")
+        real_out = None
+        if realizations is not None:
+            real_out = realizations_out or out.with_name(
+                out.name.removesuffix(out.suffix).removesuffix(".declustered")
+                + ".realizations" + catalog_suffix(catalog))
+        products = [p for p in (declustered, real_out, etas_out) if p is not None]
+        for extra in products:
+            check_output_path(extra, inputs=[catalog, out], force=force)
+        if len({os.path.abspath(p) for p in [out, *products, *([plot] if plot else [])]}) != \
+                1 + len(products) + (plot is not None):
+            raise _Usage("the output, --plot, --declustered, --realizations-out and "
+                         "--etas-out files must differ")
+        selection = make_selection(start_at, end_at, region, max_depth)
         printer = ProgressPrinter() if not quiet and stream_is_tty() else None
         # CSV is written block by block from the input file read again, so the input's
         # own columns never sit in memory whole; parquet needs the whole table.
@@ -254,6 +388,8 @@ def run(
                 models_directory=models_dir,
                 keep_raw=not streamed,
                 keep_events=plot is not None,  # only the figure needs every validated event
+                selection=selection,
+                method_options=method_options,
             )
             info = done.info
             events, done.events = done.events, None
@@ -267,6 +403,12 @@ def run(
                 assert done.raw is not None
                 write_table(_assemble(done.raw, done.labels, info), out, format=fmt, force=force,
                             inputs=[catalog])
+            written = write_products(
+                catalog, done.labels, declustered=declustered, keep=keep.value,
+                realizations=realizations, seed=seed, realizations_out=real_out,
+                etas_out=etas_out, info=info, force=force, inputs=[out],
+                raw=done.raw,
+            )
             info.timings["write"] = time.perf_counter() - start
             if plot is not None:
                 from lite_decluster.plot import plot_declustered
@@ -284,6 +426,8 @@ def run(
         if not quiet:
             _echo_lines(info.lines())
             typer.echo(f"wrote       {out}" + (f" and {plot}" if plot else ""), err=True)
+            for line in written:
+                typer.echo(f"wrote       {line}", err=True)
 
     _guard(work)
 

@@ -29,11 +29,15 @@ import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog import LoadedCatalog, load_catalog, open_catalog
+from lite_decluster.clusters import ROLES, cluster_roles, cluster_roots
+from lite_decluster.completeness import McPeriods
 from lite_decluster.features import get_spec
 from lite_decluster.memory import release_free_memory
+from lite_decluster.methods import FEATURELESS, MethodError, run_method
 from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, check_model, load_model
 from lite_decluster.nnd import nnd_threshold
-from lite_decluster.pipeline import Prepared, add_features, select_events
+from lite_decluster.pipeline import Prepared, Selected, add_features, select_events
+from lite_decluster.selection import Selection, apply_selection
 
 __all__ = [
     "COLUMN_OPTIONS",
@@ -45,16 +49,20 @@ __all__ = [
     "Labels",
     "decluster",
     "label_catalog",
+    "make_selection",
     "labelled_blocks",
     "run_decluster",
 ]
 
-METHODS = ("forest", "nnd-threshold")
+METHODS = ("forest", "nnd-threshold", "gardner-knopoff", "reasenberg", "etas")
 
 #: Columns added to the input's own columns, in this order:
 #: ``p_aftershock`` (float, forest probability; empty when not scored), ``label``
 #: ('background', 'aftershock' or empty), ``parent_row`` (0-based data row of the nearest
 #: neighbour in the input), ``parent_id`` (its event id, when the catalog has ids), ``eta``
+#: ``cluster`` (input row of the event that roots its cluster; see
+#: :mod:`lite_decluster.clusters`), ``cluster_size``, ``cluster_role`` ('single', 'mainshock',
+#: 'foreshock', 'aftershock'), ``eta``
 #: (nearest-neighbour distance, days * km**df), ``T`` (rescaled time, days), ``R`` (rescaled
 #: distance, km**df), ``dm`` (parent minus event magnitude), ``n_siblings``, ``n_offspring``
 #: (other children of the parent, children of the event) and ``reason`` (empty when labelled
@@ -65,6 +73,9 @@ RESULT_COLUMNS = (
     "label",
     "parent_row",
     "parent_id",
+    "cluster",
+    "cluster_size",
+    "cluster_role",
     "eta",
     "T",
     "R",
@@ -115,6 +126,12 @@ class RunInfo:
     n_first: int = 0
     n_background: int = 0
     n_aftershock: int = 0
+    n_selection_dropped: int = 0
+    selection: str = ""
+    n_clusters: int = 0
+    expected_background: float | None = None
+    method_summary: dict[str, Any] = field(default_factory=dict)
+    method_lines: list[str] = field(default_factory=list)
     mc: float | None = None
     mc_method: str = ""
     b: float | None = None
@@ -155,22 +172,36 @@ class RunInfo:
             filtered.append(f"{self.n_type_dropped:,} not earthquakes ({kinds})")
         if self.n_invalid_dropped:
             filtered.append(f"{self.n_invalid_dropped:,} invalid")
+        if self.n_selection_dropped:
+            filtered.append(f"{self.n_selection_dropped:,} outside the selection "
+                            f"({self.selection})")
         if self.mc is not None:
-            filtered.append(f"{self.n_below_mc:,} below Mc {self.mc:g}")
+            below = "below Mc " + (f"{self.mc:g}" if not self.mc_method.startswith("periods")
+                                   else "(periods)")
+            filtered.append(f"{self.n_below_mc:,} {below}")
         out.append("filtered    " + (", ".join(filtered) if filtered else "none"))
         out.extend(f"            {note}" for note in self.catalog_notes)
         bg = self.background_fraction
-        rule = (
-            f"p_aftershock > {self.threshold:g}" if self.method == "forest"
-            else f"log10 eta < {self.nnd_threshold:.2f}"
-        )
+        if self.method == "nnd-threshold":
+            rule = f"log10 eta < {self.nnd_threshold:.2f}"
+        elif self.threshold is not None:
+            rule = f"p_aftershock > {self.threshold:g}"
+        else:
+            rule = "inside a window" if self.method == "gardner-knopoff" else "linked"
         out.append(
             f"classified  {self.n_classified:,} events: {self.n_background:,} background"
             + (f" ({bg:.1%})" if bg is not None else "")
             + f", {self.n_aftershock:,} aftershocks ({rule})"
         )
+        if self.expected_background is not None and self.n_classified:
+            share = self.expected_background / self.n_classified
+            out.append(f"            expected background {self.expected_background:,.0f} "
+                       f"({share:.1%}; sum of 1 - p_aftershock)")
         if self.n_first:
             out.append(f"            {self.n_first:,} with no earlier event: labelled background")
+        if self.n_classified:
+            out.append(f"clusters    {self.n_clusters:,} (one mainshock each; "
+                       f"{self.n_classified - self.n_clusters:,} events in them besides)")
         if self.mc is None:
             out.append("Mc          none: every event kept")
         else:
@@ -186,9 +217,11 @@ class RunInfo:
             out.append(
                 f"model       {self.model_name}{td_text}, sha256 {(self.model_sha256 or '')[:12]}"
             )
-        else:
+        elif self.method == "nnd-threshold":
             out.append("method      NND threshold on log10 eta (Zaliapin & Ben-Zion 2013)")
-        out.append("features    " + _describe_spec(self.feature_spec))
+        out.extend(self.method_lines)
+        if self.method in ("forest", "nnd-threshold"):
+            out.append("features    " + _describe_spec(self.feature_spec))
         out.extend(f"note        {note}" for note in self.notes)
         times = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
         out.append(f"time        {times} (total {sum(self.timings.values()):.2f} s)")
@@ -241,7 +274,7 @@ def label_catalog(
     model: Model | int | str | os.PathLike[str] | None = None,
     *,
     method: str = "forest",
-    mc: str | float | None = "auto",
+    mc: str | float | McPeriods | None = "auto",
     b: str | float | None = "auto",
     df: float | None = None,
     hypocentral: bool | None = None,
@@ -254,6 +287,8 @@ def label_catalog(
     models_directory: str | os.PathLike[str] | None = None,
     keep_raw: bool = True,
     keep_events: bool = True,
+    selection: Selection | None = None,
+    method_options: Mapping[str, Any] | None = None,
 ) -> Labelled:
     """Decluster a catalog; see :func:`decluster` for the arguments.
 
@@ -264,6 +299,10 @@ def label_catalog(
     selected (``Labelled.events`` is then None).
     """
     method = _check_args(method, threshold, df, columns)
+    mc = _parse_mc(mc)
+    if isinstance(mc, McPeriods) and method == "etas":
+        raise DeclusterError("etas needs one Mc for the whole catalog, not periods: cut the "
+                             "catalog with --start where the last period begins")
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
@@ -312,21 +351,54 @@ def label_catalog(
 
     tick("features")
     events = loaded.table
+    chosen, left_out = apply_selection(events, selection)
     selected = select_events(
-        events if keep_events else events.drop(columns=["line", "event_type"], errors="ignore"),
+        chosen if keep_events else chosen.drop(columns=["line", "event_type"], errors="ignore"),
         mc=mc, b=b, spec=spec, df=df, hypocentral=hypocentral,
     )
-    n_events = len(events)
+    n_events = len(chosen)
     # Below Mc, a row needs only its reason: without the figure, the whole validated table
     # goes before the search (on a large catalog it weighs more than the events above Mc).
-    event_rows = events["row"].to_numpy() if selected.mc is not None else None
+    if selected.below_mc is not None:
+        left_out.extend(selected.below_mc)
+    elif selected.mc is not None:
+        left_out.append((chosen["row"].to_numpy(), f"below Mc {selected.mc:g}"))
+    n_selection_dropped = len(events) - len(chosen)
+    del chosen
     if not keep_events:
         loaded.table = events = None  # type: ignore[assignment]
         release_free_memory()
+    if method in FEATURELESS:
+        prep = _no_features(selected)
+        lap("features")
+        tick("fit" if method == "etas" else "classify")
+        try:
+            out = run_method(method, selected.table, selected.mc, method_options,
+                             threshold=threshold,
+                             progress=(lambda k, ll: tick("fit", k, 0)) if progress else None)
+        except MethodError as exc:
+            raise DeclusterError(str(exc)) from exc
+        del selected
+        prep.table = prep.table[[c for c in ("row", "event_id", "magnitude") if c in prep.table]]
+        lap("fit" if method == "etas" else "classify")
+        info = _start_info(loaded, prep, method, None, n_events)
+        info.input_stat = stat
+        info.n_selection_dropped = n_selection_dropped
+        info.selection = selection.describe() if selection is not None else ""
+        info.method_summary, info.method_lines = out.summary, out.lines
+        if method == "etas":
+            info.threshold = float(threshold)
+        ok = out.labelled
+        labels = _labels(loaded, left_out, prep, out.p_aftershock, out.aftershock, ok,
+                         np.ones(len(ok), dtype=bool), info, parent=out.parent,
+                         cluster=out.cluster, unlabelled_reason=out.reason)
+        info.timings = timings
+        return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
+
     prep = add_features(selected, workers=threads if threads else -1)
     del selected
-    # From here on an event needs only its input row and id (its features are computed).
-    prep.table = prep.table[[c for c in ("row", "event_id") if c in prep.table]]
+    # From here on an event needs only its input row, id and magnitude (for its cluster).
+    prep.table = prep.table[[c for c in ("row", "event_id", "magnitude") if c in prep.table]]
     release_free_memory()
     lap("features")
     if method == "forest":
@@ -339,6 +411,8 @@ def label_catalog(
 
     info = _start_info(loaded, prep, method, loaded_model, n_events)
     info.input_stat = stat
+    info.n_selection_dropped = n_selection_dropped
+    info.selection = selection.describe() if selection is not None else ""
     has_parent = prep.features["parent"].to_numpy() >= 0
     p = np.full(len(prep.table), np.nan)
     if loaded_model is not None:
@@ -369,10 +443,74 @@ def label_catalog(
     # The model inputs are spent: their memory goes back before the labels are built.
     prep.X = np.zeros((0, prep.X.shape[1]), np.float32)
     release_free_memory()
-    labels = _labels(loaded, event_rows, prep, p, aftershock, ok, has_parent, info)
+    labels = _labels(loaded, left_out, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output
     return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
+
+
+def _parse_mc(mc: Any) -> str | float | McPeriods | None:
+    """'auto', None/'none', a number, or completeness periods ('1932:4.0,1981:2.5' or a
+    file of them; see :mod:`lite_decluster.completeness`)."""
+    if not isinstance(mc, str):
+        return mc
+    t = mc.strip().lower()
+    if t in ("auto", ""):
+        return "auto"
+    if t == "none":
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        from lite_decluster.completeness import parse_mc_periods
+
+        return parse_mc_periods(mc.strip())
+
+
+def make_selection(
+    start: Any = None, end: Any = None, region: Any = None, max_depth: float | None = None
+) -> Selection | None:
+    """A :class:`~lite_decluster.selection.Selection` from user values: times as text
+    ('1981', '1981-01-01T00:00', UTC) or Timestamps, or days (projected catalogs); region as
+    'LON_MIN,LON_MAX,LAT_MIN,LAT_MAX', a 4-tuple, a polygon file or a (k, 2) lon/lat array."""
+    from lite_decluster.selection import parse_region, parse_time
+
+    def when(v: Any, what: str) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, pd.Timestamp):
+            return v.tz_localize("UTC") if v.tz is None else v.tz_convert("UTC")
+        if isinstance(v, (int, float, np.number)):
+            return float(v)
+        return parse_time(str(v), what)
+
+    if isinstance(region, (str, os.PathLike)):
+        reg: Any = parse_region(os.fspath(region))
+    elif region is None:
+        reg = None
+    elif np.ndim(region) == 1 and len(region) == 4:
+        reg = parse_region(",".join(str(float(v)) for v in region))
+    else:
+        reg = np.asarray(region, dtype=float)
+        if reg.ndim != 2 or reg.shape[1] != 2 or reg.shape[0] < 3:
+            raise DeclusterError("region must be a lon/lat box or a (k >= 3, 2) polygon array")
+    if max_depth is not None and not (isinstance(max_depth, (int, float)) and max_depth >= 0):
+        raise DeclusterError(f"max_depth must be a non-negative number of km, not {max_depth!r}")
+    sel = Selection(when(start, "--start"), when(end, "--end"), reg,
+                    None if max_depth is None else float(max_depth))
+    if sel.start is not None and sel.end is not None and \
+            type(sel.start) is type(sel.end) and not sel.start < sel.end:
+        raise DeclusterError(f"--start {sel.start} must be before --end {sel.end}")
+    return None if sel.is_empty() else sel
+
+
+def _no_features(selected: Selected) -> Prepared:
+    """A :class:`Prepared` without nearest-neighbour features (methods that need none)."""
+    n = len(selected.table)
+    feats = pd.DataFrame({k: np.full(n, np.nan) for k in _FEATURE_OUT})
+    feats["parent"] = np.full(n, -1, dtype=np.int64)
+    fields = {k: getattr(selected, k) for k in Selected.__dataclass_fields__}
+    return Prepared(**fields, features=feats, X=np.zeros((n, 0), np.float32))
 
 
 def run_decluster(
@@ -408,6 +546,11 @@ def decluster(
     columns: Mapping[str, str] | None = None,
     progress: Progress | None = None,
     models_directory: str | os.PathLike[str] | None = None,
+    start: Any = None,
+    end: Any = None,
+    region: Any = None,
+    max_depth: float | None = None,
+    method_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Label every event of a catalog as background or aftershock.
 
@@ -418,10 +561,11 @@ def decluster(
         generic delimited text, projected x/y km with time in days; .gz/.xz/.bz2 too).
     model : None, 10/25/50/75/100, 'rf_td025', path to an .onnx, or a loaded ``Model``
         None is the manifest's default. Ignored by ``method='nnd-threshold'``.
-    method : 'forest' or 'nnd-threshold'
-    mc : 'auto', float or None
+    method : 'forest', 'nnd-threshold', 'gardner-knopoff', 'reasenberg' or 'etas'
+    mc : 'auto', float, None or periods
         Magnitude of completeness (magnitude units): 'auto' is maximum curvature + 0.2,
-        None keeps every event. Events below Mc are returned unlabelled.
+        None keeps every event, '1932:4.0,1975:3.0,1981:2.5' (or a file of such periods)
+        a completeness that changes with time. Events below Mc are returned unlabelled.
     b : 'auto' or float
         Gutenberg-Richter b-value of the metric: 'auto' is the Aki-Utsu estimate above Mc
         (unless the model's feature specification fixes b).
@@ -445,6 +589,19 @@ def decluster(
         Called at the start of each stage and during prediction (total 0: unknown).
     models_directory : path, optional
         Folder with ``manifest.json`` to load models from (default: the shipped models).
+    start, end : str, Timestamp or float, optional
+        Decluster only events with ``start <= time < end`` (UTC; days for projected catalogs).
+    region : str, 4-tuple or (k, 2) array, optional
+        Lon/lat box ``(lon_min, lon_max, lat_min, lat_max)`` (degrees; lon_min > lon_max
+        crosses the antimeridian), a polygon file or an array of (lon, lat) vertices.
+    max_depth : float, optional
+        Leave out events deeper than this (km).
+    method_options : dict, optional
+        Options of the method: ``window`` ('gardner-knopoff', 'gruenthal', 'uhrhammer') and
+        ``fs_time_prop`` for Gardner-Knopoff; ``rfact``, ``xmeff``, ``xk``, ``tau_min``,
+        ``tau_max``, ``p``, ``horiz_error``, ``depth_error`` for Reasenberg; ``params``,
+        ``fixed``, ``params_file``, ``region``, ``target_start`` for etas.
+        Rows outside the selection stay in the output with a ``reason``.
 
     Returns
     -------
@@ -464,6 +621,7 @@ def decluster(
         threshold=threshold, threads=threads, skip_invalid=skip_invalid,
         event_types=event_types, columns=columns, progress=progress,
         models_directory=models_directory,
+        selection=make_selection(start, end, region, max_depth), method_options=method_options,
     )
     result.attrs["run"] = info.to_dict()
     return result
@@ -576,6 +734,9 @@ class Labels:
     event_id: pd.api.extensions.ExtensionArray | None
     features: dict[str, np.ndarray]
     integer_counts: dict[str, bool]
+    cluster: np.ndarray
+    cluster_size: np.ndarray
+    cluster_role: np.ndarray
 
     def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
         """The result columns of input rows ``start:stop``, index ``start..stop-1``."""
@@ -603,6 +764,16 @@ class Labels:
             "parent_row": pd.array(np.where(parent_row >= 0, parent_row, 0), dtype="Int64"),
             "parent_id": pd.array(pid, dtype="string"),
         }
+        root = spread(self.cluster, -1)
+        root_row = np.where(root >= 0, self.event_row[np.maximum(root, 0)], -1)
+        col = pd.array(np.maximum(root_row, 0), dtype="Int64")
+        col[root_row < 0] = pd.NA
+        cols["cluster"] = col
+        size = pd.array(spread(self.cluster_size, 0), dtype="Int64")
+        size[root_row < 0] = pd.NA
+        cols["cluster_size"] = size
+        cols["cluster_role"] = pd.array(_ROLE_TEXT[spread(self.cluster_role, 0)],
+                                        dtype="string")
         for key in _FEATURE_OUT:
             v = spread(self.features[key], np.nan)
             if self.integer_counts.get(key, False):
@@ -621,35 +792,43 @@ class Labels:
 
 
 _LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
+_ROLE_TEXT = np.array([None, *ROLES[1:]], dtype=object)
 
 
 def _labels(
     loaded: LoadedCatalog,
-    event_rows: np.ndarray | None,
+    left_out: list[tuple[np.ndarray, str]],
     prep: Prepared,
     p: np.ndarray,
     aftershock: np.ndarray,
     scored: np.ndarray,
     has_parent: np.ndarray,
     info: RunInfo,
+    *,
+    parent: np.ndarray | None = None,
+    cluster: np.ndarray | None = None,
+    unlabelled_reason: str = "",
 ) -> Labels:
     """Labels of every input row; counts into ``info``.
 
-    ``event_rows``: input row of every validated event (None: no Mc cut); ``p``,
-    ``aftershock``, ``scored``, ``has_parent``: arrays over ``prep.table`` rows.
+    ``left_out``: (input rows, reason) of validated events not declustered, applied in order
+    (a later entry wins); ``p``, ``aftershock``, ``scored``, ``has_parent``: arrays over
+    ``prep.table`` rows. ``parent`` (default: the nearest neighbours of ``prep.features``) and
+    ``cluster`` (event keying each cluster; default: built from parents and labels) for
+    methods that give their own links; ``unlabelled_reason``: the reason of an event that has
+    a parent but no label (default 'features not finite').
     """
     n = loaded.report.n_rows
     drop = loaded.dropped
     # Reason codes: 0 '' (labelled), then the fixed texts, then each distinct dropped reason.
-    fixed = ["", FIRST_EVENT, "features not finite"]
-    if prep.mc is not None:
-        fixed.append(f"below Mc {prep.mc:g}")
+    fixed = ["", FIRST_EVENT, unlabelled_reason or "features not finite"]
+    fixed.extend(dict.fromkeys(r for _, r in left_out if r not in fixed))
     codes, uniques = pd.factorize(drop["reason"].to_numpy(dtype=object))
     reasons = fixed + [str(u) for u in uniques]
     reason = np.zeros(n, dtype=np.int32)
     reason[drop["row"].to_numpy()] = codes + len(fixed)
-    if event_rows is not None:
-        reason[event_rows] = fixed.index(f"below Mc {prep.mc:g}")
+    for rows_out, text in left_out:
+        reason[rows_out] = fixed.index(text)
 
     rows = prep.table["row"].to_numpy()
     event = np.full(n, -1, dtype=np.int32 if rows.size < 2**31 else np.int64)
@@ -662,7 +841,13 @@ def _labels(
     label = np.where(aftershock, 2, 1).astype(np.int8)
     label[unscored] = 0
 
-    parent = prep.features["parent"].to_numpy()
+    if parent is None:
+        parent = prep.features["parent"].to_numpy()
+    member = label > 0
+    root = cluster_roots(member, label == 2, parent) if cluster is None else \
+        np.where(member, np.asarray(cluster, dtype=np.int64), -1)
+    mags = prep.table["magnitude"].to_numpy(dtype=float)
+    size, _, role = cluster_roles(root, mags)
     # A string array, not Python objects: half a million ids stay compact.
     ids = prep.table["event_id"].astype("string").array if "event_id" in prep.table else None
     feats = {k: prep.features[k].to_numpy(dtype=float) for k in _FEATURE_OUT}
@@ -675,9 +860,14 @@ def _labels(
     info.n_aftershock = int((label == 2).sum())
     info.n_background = info.n_classified - info.n_aftershock
     info.n_first = int((~has_parent).sum())
+    info.n_clusters = int(np.unique(root[member]).size)
+    if np.isfinite(p).any():
+        # The expected background count: an unscored background event (the first) counts 1.
+        pb = np.where(np.isfinite(p), 1.0 - p, np.where(label == 1, 1.0, 0.0))
+        info.expected_background = float(pb[member].sum())
     return Labels(n_rows=n, event=event, reason=reason, reasons=reasons, p=p, label=label,
                   parent=parent, event_row=rows, event_id=ids, features=feats,
-                  integer_counts=integer)
+                  integer_counts=integer, cluster=root, cluster_size=size, cluster_role=role)
 
 
 def _clashes(columns: Sequence[object], info: RunInfo) -> dict[object, str]:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog import CatalogError, apply_completeness
+from lite_decluster.completeness import McPeriods
 from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
 from lite_decluster.magnitudes import BValue, estimate_b
 
@@ -45,6 +46,8 @@ class Selected:
     b: float
     b_method: str
     b_estimate: BValue | None
+    #: (input rows, reason) of the events the Mc cut left out (periods: one entry per period).
+    below_mc: list[tuple[np.ndarray, str]] | None
 
 
 @dataclass
@@ -64,7 +67,7 @@ class Prepared(Selected):
 def select_events(
     table: pd.DataFrame,
     *,
-    mc: str | float | None = "auto",
+    mc: str | float | McPeriods | None = "auto",
     b: str | float | None = "auto",
     spec: str | FeatureSpec | Mapping[str, Any] | None = None,
     df: float | None = None,
@@ -81,8 +84,15 @@ def select_events(
     if hypocentral is not None:
         sp = replace(sp, hypocentral=bool(hypocentral))
 
-    cut, mc_used = apply_completeness(table, mc)
-    if mc is None:
+    below_mc = None
+    if isinstance(mc, McPeriods):
+        cut, below_mc = mc.cut(table)
+        mc_used, mc_method = mc.minimum, f"periods ({mc.describe()})"
+    else:
+        cut, mc_used = apply_completeness(table, mc)
+    if isinstance(mc, McPeriods):
+        pass  # described above
+    elif mc is None:
         mc_method = "none (all events)"
     elif isinstance(mc, str):
         mc_method = "maximum curvature + 0.2"
@@ -94,7 +104,8 @@ def select_events(
         if sp.b is not None:
             b_val, b_method = float(sp.b), f"fixed by the '{sp.name}' specification"
         else:
-            mags = cut["magnitude"].to_numpy(dtype=float)
+            mags = (mc.excess(cut) if isinstance(mc, McPeriods)
+                    else cut["magnitude"].to_numpy(dtype=float))
             try:
                 b_est = estimate_b(mags, mc_used)
             except ValueError as exc:
@@ -109,7 +120,7 @@ def select_events(
             raise CatalogError(f"b must be positive, not {b!r}")
         b_method = "given"
     return Selected(table=cut, spec=replace(sp, b=b_val), mc=mc_used, mc_method=mc_method,
-                    b=b_val, b_method=b_method, b_estimate=b_est)
+                    b=b_val, b_method=b_method, b_estimate=b_est, below_mc=below_mc)
 
 
 def add_features(selected: Selected, *, workers: int = -1) -> Prepared:

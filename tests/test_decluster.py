@@ -187,7 +187,7 @@ def test_columns_event_types_and_clashes(tiny_models):
 
 def test_bad_arguments():
     with pytest.raises(DeclusterError, match="method"):
-        decluster(EXAMPLE, method="gardner-knopoff")
+        decluster(EXAMPLE, method="dbscan")
     with pytest.raises(DeclusterError, match="threshold"):
         decluster(EXAMPLE, threshold=1.5)
     with pytest.raises(DeclusterError, match="df"):
