@@ -306,13 +306,9 @@ def run(
     """
 
     def work() -> None:
+        from lite_decluster.assemble import assemble, labelled_blocks
         from lite_decluster.declustered import catalog_suffix, write_products
-        from lite_decluster.declustering import (
-            _assemble,
-            label_catalog,
-            labelled_blocks,
-            make_selection,
-        )
+        from lite_decluster.declustering import label_catalog
         from lite_decluster.output import (
             check_output_path,
             default_output_path,
@@ -322,6 +318,7 @@ def run(
             write_table,
         )
         from lite_decluster.progress import ProgressPrinter, stream_is_tty
+        from lite_decluster.selection import make_selection
 
         fmt = output_format(
             output if output is not None else catalog,
@@ -401,7 +398,7 @@ def run(
                                  inputs=[catalog])
             else:
                 assert done.raw is not None
-                write_table(_assemble(done.raw, done.labels, info), out, format=fmt, force=force,
+                write_table(assemble(done.raw, done.labels, info), out, format=fmt, force=force,
                             inputs=[catalog])
             written = write_products(
                 catalog, done.labels, declustered=declustered, keep=keep.value,

@@ -51,13 +51,15 @@ def cluster_roots(member: np.ndarray, joins: np.ndarray, parent: np.ndarray) -> 
     ok_parent = (parent >= 0) & (parent < n)
     link = np.where(member & joins & ok_parent, parent, idx)
     link[ok_parent] = np.where(member[link[ok_parent]], link[ok_parent], idx[ok_parent])
+    first = link
     # Pointer jumping: each pass halves the remaining path length (log2(depth) passes).
     for _ in range(64):
         nxt = link[link]
         if np.array_equal(nxt, link):
             break
         link = nxt
-    else:
+    # A root links to itself; on a cycle, jumping settles on events that link elsewhere.
+    if not np.array_equal(first[link], link):
         raise ValueError("parent links contain a cycle")
     return np.where(member, link, -1)
 

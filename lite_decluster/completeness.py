@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog import CatalogError
 
-__all__ = ["McPeriods", "parse_mc_periods"]
+__all__ = ["McPeriods", "parse_mc", "parse_mc_periods"]
 
 _MC_TOLERANCE = 1e-6  # as apply_completeness: float binning
 
@@ -40,7 +41,8 @@ class McPeriods:
         return float(min(self.values))
 
     def describe(self) -> str:
-        return ", ".join(f"{_short(s)}: {v:g}" for s, v in zip(self.starts, self.values, strict=True))
+        pairs = zip(self.starts, self.values, strict=True)
+        return ", ".join(f"{_short(s)}: {v:g}" for s, v in pairs)
 
     def period_of(self, time: pd.Series) -> np.ndarray:
         """Index of the period of each time, shape (n,) int (-1: before the first)."""
@@ -149,3 +151,19 @@ def parse_mc_periods(text: str) -> McPeriods:
     if any(b <= a for a, b in zip(starts, starts[1:], strict=False)):
         raise CatalogError("--mc: period starts must increase")
     return McPeriods(tuple(starts), tuple(values))
+
+
+def parse_mc(mc: Any) -> str | float | McPeriods | None:
+    """'auto', None/'none', a number, or completeness periods ('1932:4.0,1981:2.5' or a
+    file of them; see :mod:`lite_decluster.completeness`)."""
+    if not isinstance(mc, str):
+        return mc
+    t = mc.strip().lower()
+    if t in ("auto", ""):
+        return "auto"
+    if t == "none":
+        return None
+    try:
+        return float(t)
+    except ValueError:
+        return parse_mc_periods(mc.strip())

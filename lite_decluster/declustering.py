@@ -1,6 +1,6 @@
 """Decluster a catalog: read -> nearest-neighbour features -> classify, one row out per row in.
 
-Two methods:
+Methods:
 
 - ``forest`` (default): the Random Forest of Aden-Antoniow, Frank & Seydoux (2021), shipped as
   ONNX, scores every event above Mc that has an earlier event; ``p_aftershock`` is the forest's
@@ -8,6 +8,10 @@ Two methods:
 - ``nnd-threshold``: the classic Zaliapin & Ben-Zion (2013) split of log10 eta between its
   clustered and background modes (:func:`lite_decluster.nnd.nnd_threshold`); no model,
   ``p_aftershock`` left empty.
+- ``gardner-knopoff``, ``reasenberg``, ``etas``: methods on the selected events without the
+  nearest-neighbour features (:mod:`lite_decluster.methods`).
+
+The row-per-input output is assembled in :mod:`lite_decluster.assemble` for every method.
 
 Every input row comes back, in input order, with a ``reason`` saying why a row has no label
 (see :data:`RESULT_COLUMNS`). The first event above Mc (and any event sharing its origin time)
@@ -20,24 +24,34 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import LoadedCatalog, load_catalog, open_catalog
-from lite_decluster.clusters import ROLES, cluster_roles, cluster_roots
-from lite_decluster.completeness import McPeriods
+from lite_decluster.assemble import (
+    _FEATURE_OUT,
+    RESULT_COLUMNS,
+    Labels,
+    _stat,
+    assemble,
+    build_labels,
+    labelled_blocks,
+)
+from lite_decluster.catalog import LoadedCatalog, load_catalog
+from lite_decluster.completeness import McPeriods, parse_mc
+from lite_decluster.errors import DeclusterError
 from lite_decluster.features import get_spec
 from lite_decluster.memory import release_free_memory
 from lite_decluster.methods import FEATURELESS, MethodError, run_method
 from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, check_model, load_model
 from lite_decluster.nnd import nnd_threshold
 from lite_decluster.pipeline import Prepared, Selected, add_features, select_events
-from lite_decluster.selection import Selection, apply_selection
+from lite_decluster.runinfo import RunInfo
+from lite_decluster.selection import Selection, apply_selection, make_selection
 
 __all__ = [
     "COLUMN_OPTIONS",
@@ -52,190 +66,21 @@ __all__ = [
     "make_selection",
     "labelled_blocks",
     "run_decluster",
+    "assemble",
 ]
 
 METHODS = ("forest", "nnd-threshold", "gardner-knopoff", "reasenberg", "etas")
 
-#: Columns added to the input's own columns, in this order:
-#: ``p_aftershock`` (float, forest probability; empty when not scored), ``label``
-#: ('background', 'aftershock' or empty), ``parent_row`` (0-based data row of the nearest
-#: neighbour in the input), ``parent_id`` (its event id, when the catalog has ids), ``eta``
-#: ``cluster`` (input row of the event that roots its cluster; see
-#: :mod:`lite_decluster.clusters`), ``cluster_size``, ``cluster_role`` ('single', 'mainshock',
-#: 'foreshock', 'aftershock'), ``eta``
-#: (nearest-neighbour distance, days * km**df), ``T`` (rescaled time, days), ``R`` (rescaled
-#: distance, km**df), ``dm`` (parent minus event magnitude), ``n_siblings``, ``n_offspring``
-#: (other children of the parent, children of the event) and ``reason`` (empty when labelled
-#: from the features; otherwise why not: 'not an earthquake (qb)', 'invalid: ...', 'below Mc
-#: 2.7', 'first event: no earlier event').
-RESULT_COLUMNS = (
-    "p_aftershock",
-    "label",
-    "parent_row",
-    "parent_id",
-    "cluster",
-    "cluster_size",
-    "cluster_role",
-    "eta",
-    "T",
-    "R",
-    "dm",
-    "n_siblings",
-    "n_offspring",
-    "reason",
-)
-_FEATURE_OUT = ("eta", "T", "R", "dm", "n_siblings", "n_offspring")
 
 #: Keys accepted in ``columns=``: canonical column -> the input's column name.
 COLUMN_OPTIONS = (
     "time", "latitude", "longitude", "depth", "magnitude", "event_id", "event_type", "x", "y",
 )  # fmt: skip
 
-FIRST_EVENT = "first event: no earlier event"
 _PROGRESS_BATCH = 20_000
 _B_PLAUSIBLE = (0.7, 1.5)  # b-values outside this range usually mean a wrong Mc
-BACKGROUND, AFTERSHOCK = "background", "aftershock"
 
 Progress = Callable[[str, int, int], object]
-
-
-class DeclusterError(ValueError):
-    """Arguments or data that make declustering impossible (bad method, threshold, no NND mode)."""
-
-
-@dataclass
-class RunInfo:
-    """What a declustering run did: counts, magnitudes, model, timings.
-
-    Counts are input rows. ``n_classified`` = ``n_background + n_aftershock`` rows with a label,
-    of which ``n_first`` had no earlier event (labelled background without a probability).
-    Times are wall-clock seconds per stage (``read``, ``model``, ``features``, ``predict`` or
-    ``classify`` for the NND method;
-    the command line adds ``write``).
-    """
-
-    source: str
-    method: str
-    n_rows: int = 0
-    format: str = ""
-    n_type_dropped: int = 0
-    type_counts: dict[str, int] = field(default_factory=dict)
-    n_invalid_dropped: int = 0
-    n_below_mc: int = 0
-    n_classified: int = 0
-    n_first: int = 0
-    n_background: int = 0
-    n_aftershock: int = 0
-    n_selection_dropped: int = 0
-    selection: str = ""
-    n_clusters: int = 0
-    expected_background: float | None = None
-    method_summary: dict[str, Any] = field(default_factory=dict)
-    method_lines: list[str] = field(default_factory=list)
-    mc: float | None = None
-    mc_method: str = ""
-    b: float | None = None
-    b_method: str = ""
-    b_sigma: float | None = None
-    b_n: int | None = None
-    threshold: float | None = None
-    nnd_threshold: float | None = None
-    model_name: str | None = None
-    model_td_fraction: float | None = None
-    model_sha256: str | None = None
-    model_path: str | None = None
-    feature_spec: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
-    catalog_notes: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    # (size, mtime_ns) of the input file when read: a block-wise write checks it is unchanged.
-    input_stat: tuple[int, int] | None = field(default=None, repr=False)
-
-    @property
-    def background_fraction(self) -> float | None:
-        """Background share of the labelled events (None when none was labelled)."""
-        return self.n_background / self.n_classified if self.n_classified else None
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict (stored in ``result.attrs["run"]``)."""
-        d = asdict(self)
-        d.pop("input_stat")
-        d["background_fraction"] = self.background_fraction
-        return d
-
-    def lines(self) -> list[str]:
-        """Human summary, one item per line (what ``lite-decluster run`` prints on stderr)."""
-        out = [f"read        {self.n_rows:,} rows ({self.format}) from {self.source}"]
-        filtered = []
-        if self.n_type_dropped:
-            kinds = ", ".join(f"{k} {v:,}" for k, v in self.type_counts.items())
-            filtered.append(f"{self.n_type_dropped:,} not earthquakes ({kinds})")
-        if self.n_invalid_dropped:
-            filtered.append(f"{self.n_invalid_dropped:,} invalid")
-        if self.n_selection_dropped:
-            filtered.append(f"{self.n_selection_dropped:,} outside the selection "
-                            f"({self.selection})")
-        if self.mc is not None:
-            below = "below Mc " + (f"{self.mc:g}" if not self.mc_method.startswith("periods")
-                                   else "(periods)")
-            filtered.append(f"{self.n_below_mc:,} {below}")
-        out.append("filtered    " + (", ".join(filtered) if filtered else "none"))
-        out.extend(f"            {note}" for note in self.catalog_notes)
-        bg = self.background_fraction
-        if self.method == "nnd-threshold":
-            rule = f"log10 eta < {self.nnd_threshold:.2f}"
-        elif self.threshold is not None:
-            rule = f"p_aftershock > {self.threshold:g}"
-        else:
-            rule = "inside a window" if self.method == "gardner-knopoff" else "linked"
-        out.append(
-            f"classified  {self.n_classified:,} events: {self.n_background:,} background"
-            + (f" ({bg:.1%})" if bg is not None else "")
-            + f", {self.n_aftershock:,} aftershocks ({rule})"
-        )
-        if self.expected_background is not None and self.n_classified:
-            share = self.expected_background / self.n_classified
-            out.append(f"            expected background {self.expected_background:,.0f} "
-                       f"({share:.1%}; sum of 1 - p_aftershock)")
-        if self.n_first:
-            out.append(f"            {self.n_first:,} with no earlier event: labelled background")
-        if self.n_classified:
-            out.append(f"clusters    {self.n_clusters:,} (one mainshock each; "
-                       f"{self.n_classified - self.n_clusters:,} events in them besides)")
-        if self.mc is None:
-            out.append("Mc          none: every event kept")
-        else:
-            out.append(f"Mc          {self.mc:.2f} ({self.mc_method})")
-        b_text = f"{self.b:.3f}" if self.b is not None else "-"
-        if self.b_sigma is not None:
-            b_text += f" ± {self.b_sigma:.3f}"
-        extra = f", {self.b_n:,} events" if self.b_n else ""
-        out.append(f"b           {b_text} ({self.b_method}{extra})")
-        if self.method == "forest":
-            td = self.model_td_fraction
-            td_text = f", TD fraction {td:g}%" if td is not None else ""
-            out.append(
-                f"model       {self.model_name}{td_text}, sha256 {(self.model_sha256 or '')[:12]}"
-            )
-        elif self.method == "nnd-threshold":
-            out.append("method      NND threshold on log10 eta (Zaliapin & Ben-Zion 2013)")
-        out.extend(self.method_lines)
-        if self.method in ("forest", "nnd-threshold"):
-            out.append("features    " + _describe_spec(self.feature_spec))
-        out.extend(f"note        {note}" for note in self.notes)
-        times = ", ".join(f"{k} {v:.2f} s" for k, v in self.timings.items())
-        out.append(f"time        {times} (total {sum(self.timings.values()):.2f} s)")
-        return out
-
-
-def _describe_spec(spec: Mapping[str, Any]) -> str:
-    if not spec:
-        return "-"
-    if spec.get("distance") == "euclidean_degrees":
-        dist = "epicentral distance in degrees"
-    else:
-        dist = ("hypocentral" if spec.get("hypocentral") else "epicentral") + " distance in km"
-    return f"spec {spec.get('name')}, {dist}, df {spec.get('df'):g}, q {spec.get('q'):g}"
 
 
 def _check_args(
@@ -299,7 +144,7 @@ def label_catalog(
     selected (``Labelled.events`` is then None).
     """
     method = _check_args(method, threshold, df, columns)
-    mc = _parse_mc(mc)
+    mc = parse_mc(mc)
     if isinstance(mc, McPeriods) and method == "etas":
         raise DeclusterError("etas needs one Mc for the whole catalog, not periods: cut the "
                              "catalog with --start where the last period begins")
@@ -389,7 +234,7 @@ def label_catalog(
         if method == "etas":
             info.threshold = float(threshold)
         ok = out.labelled
-        labels = _labels(loaded, left_out, prep, out.p_aftershock, out.aftershock, ok,
+        labels = build_labels(loaded, left_out, prep, out.p_aftershock, out.aftershock, ok,
                          np.ones(len(ok), dtype=bool), info, parent=out.parent,
                          cluster=out.cluster, unlabelled_reason=out.reason)
         info.timings = timings
@@ -443,65 +288,10 @@ def label_catalog(
     # The model inputs are spent: their memory goes back before the labels are built.
     prep.X = np.zeros((0, prep.X.shape[1]), np.float32)
     release_free_memory()
-    labels = _labels(loaded, left_out, prep, p, aftershock, ok, has_parent, info)
+    labels = build_labels(loaded, left_out, prep, p, aftershock, ok, has_parent, info)
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output
     return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
-
-
-def _parse_mc(mc: Any) -> str | float | McPeriods | None:
-    """'auto', None/'none', a number, or completeness periods ('1932:4.0,1981:2.5' or a
-    file of them; see :mod:`lite_decluster.completeness`)."""
-    if not isinstance(mc, str):
-        return mc
-    t = mc.strip().lower()
-    if t in ("auto", ""):
-        return "auto"
-    if t == "none":
-        return None
-    try:
-        return float(t)
-    except ValueError:
-        from lite_decluster.completeness import parse_mc_periods
-
-        return parse_mc_periods(mc.strip())
-
-
-def make_selection(
-    start: Any = None, end: Any = None, region: Any = None, max_depth: float | None = None
-) -> Selection | None:
-    """A :class:`~lite_decluster.selection.Selection` from user values: times as text
-    ('1981', '1981-01-01T00:00', UTC) or Timestamps, or days (projected catalogs); region as
-    'LON_MIN,LON_MAX,LAT_MIN,LAT_MAX', a 4-tuple, a polygon file or a (k, 2) lon/lat array."""
-    from lite_decluster.selection import parse_region, parse_time
-
-    def when(v: Any, what: str) -> Any:
-        if v is None:
-            return None
-        if isinstance(v, pd.Timestamp):
-            return v.tz_localize("UTC") if v.tz is None else v.tz_convert("UTC")
-        if isinstance(v, (int, float, np.number)):
-            return float(v)
-        return parse_time(str(v), what)
-
-    if isinstance(region, (str, os.PathLike)):
-        reg: Any = parse_region(os.fspath(region))
-    elif region is None:
-        reg = None
-    elif np.ndim(region) == 1 and len(region) == 4:
-        reg = parse_region(",".join(str(float(v)) for v in region))
-    else:
-        reg = np.asarray(region, dtype=float)
-        if reg.ndim != 2 or reg.shape[1] != 2 or reg.shape[0] < 3:
-            raise DeclusterError("region must be a lon/lat box or a (k >= 3, 2) polygon array")
-    if max_depth is not None and not (isinstance(max_depth, (int, float)) and max_depth >= 0):
-        raise DeclusterError(f"max_depth must be a non-negative number of km, not {max_depth!r}")
-    sel = Selection(when(start, "--start"), when(end, "--end"), reg,
-                    None if max_depth is None else float(max_depth))
-    if sel.start is not None and sel.end is not None and \
-            type(sel.start) is type(sel.end) and not sel.start < sel.end:
-        raise DeclusterError(f"--start {sel.start} must be before --end {sel.end}")
-    return None if sel.is_empty() else sel
 
 
 def _no_features(selected: Selected) -> Prepared:
@@ -527,7 +317,7 @@ def run_decluster(
     """
     done = label_catalog(catalog, model, **kwargs)
     assert done.raw is not None
-    return _assemble(done.raw, done.labels, done.info), done.info
+    return assemble(done.raw, done.labels, done.info), done.info
 
 
 def decluster(
@@ -683,254 +473,3 @@ def _note_spec_overrides(
         info.notes.append(f"{kind} distance differs from the model's training setting")
 
 
-def _restore_integers(raw: pd.DataFrame) -> pd.DataFrame:
-    """Integer columns with gaps back to (nullable) integers.
-
-    pandas reads an integer column with missing values as float, so '6' would be written
-    back as '6.0'. A float column read from text that has gaps and only whole values was
-    such a column (with no gaps pandas would have kept integers).
-    """
-    fixed = {}
-    for col in raw.columns:
-        s = raw[col]
-        if not pd.api.types.is_float_dtype(s.dtype):
-            continue
-        v = s.to_numpy(dtype=float)
-        nan = np.isnan(v)
-        if nan.any() and not nan.all() and np.all(v[~nan] == np.round(v[~nan])) and \
-                np.all(np.abs(v[~nan]) < 2**53):
-            fixed[col] = pd.array(np.where(nan, 0, v).astype(np.int64), dtype="Int64")
-            fixed[col][nan] = pd.NA
-    if not fixed:
-        return raw
-    out = raw.copy()
-    for col, arr in fixed.items():
-        out[col] = arr
-    return out
-
-
-@dataclass
-class Labels:
-    """The result columns (:data:`RESULT_COLUMNS`) of every input row, built for any range of
-    rows on demand, so that a large catalog can be written block by block.
-
-    Per input row (shape (n_rows,)): ``event`` (index into the event arrays, -1 for a row not
-    declustered) and ``reason`` (code into ``reasons``). Per event above Mc (shape
-    (n_events,)): ``p`` (probability, NaN when not scored), ``label`` (0 none, 1 background,
-    2 aftershock), ``parent`` (the parent's event index, -1: none), ``event_row`` (the input
-    row of each event), ``event_id`` (string array; None without ids) and ``features`` (eta,
-    T, R, dm, n_siblings, n_offspring as float). Parent rows and ids are looked up per range
-    of rows, not stored for every event.
-    """
-
-    n_rows: int
-    event: np.ndarray
-    reason: np.ndarray
-    reasons: list[str]
-    p: np.ndarray
-    label: np.ndarray
-    parent: np.ndarray
-    event_row: np.ndarray
-    event_id: pd.api.extensions.ExtensionArray | None
-    features: dict[str, np.ndarray]
-    integer_counts: dict[str, bool]
-    cluster: np.ndarray
-    cluster_size: np.ndarray
-    cluster_role: np.ndarray
-
-    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
-        """The result columns of input rows ``start:stop``, index ``start..stop-1``."""
-        stop = self.n_rows if stop is None else stop
-        ev = self.event[start:stop]
-        k = ev.size
-        has = ev >= 0
-        e = ev[has]
-
-        def spread(values: np.ndarray, fill: object, dtype: object = None) -> np.ndarray:
-            out = np.full(k, fill, dtype=dtype if dtype is not None else values.dtype)
-            out[has] = values[e]
-            return out
-
-        label = spread(self.label, 0)
-        parent = spread(self.parent, -1)
-        parent_row = np.where(parent >= 0, self.event_row[np.maximum(parent, 0)], -1)
-        if self.event_id is not None:
-            pid = self.event_id.take(parent, allow_fill=True)
-        else:
-            pid = pd.array(np.full(k, None, dtype=object), dtype="string")
-        cols: dict[str, object] = {
-            "p_aftershock": spread(self.p, np.nan),
-            "label": pd.array(_LABEL_TEXT[label], dtype="string"),
-            "parent_row": pd.array(np.where(parent_row >= 0, parent_row, 0), dtype="Int64"),
-            "parent_id": pd.array(pid, dtype="string"),
-        }
-        root = spread(self.cluster, -1)
-        root_row = np.where(root >= 0, self.event_row[np.maximum(root, 0)], -1)
-        col = pd.array(np.maximum(root_row, 0), dtype="Int64")
-        col[root_row < 0] = pd.NA
-        cols["cluster"] = col
-        size = pd.array(spread(self.cluster_size, 0), dtype="Int64")
-        size[root_row < 0] = pd.NA
-        cols["cluster_size"] = size
-        cols["cluster_role"] = pd.array(_ROLE_TEXT[spread(self.cluster_role, 0)],
-                                        dtype="string")
-        for key in _FEATURE_OUT:
-            v = spread(self.features[key], np.nan)
-            if self.integer_counts.get(key, False):
-                finite = np.isfinite(v)
-                col = pd.array(np.where(finite, v, 0).astype(np.int64), dtype="Int64")
-                col[~finite] = pd.NA
-                cols[key] = col
-            else:
-                cols[key] = v
-        cols["reason"] = pd.array(
-            np.asarray(self.reasons, dtype=object)[self.reason[start:stop]], dtype="string"
-        )
-        out = pd.DataFrame(cols, index=pd.RangeIndex(start, stop))
-        out["parent_row"] = out["parent_row"].mask(parent_row < 0)
-        return out
-
-
-_LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
-_ROLE_TEXT = np.array([None, *ROLES[1:]], dtype=object)
-
-
-def _labels(
-    loaded: LoadedCatalog,
-    left_out: list[tuple[np.ndarray, str]],
-    prep: Prepared,
-    p: np.ndarray,
-    aftershock: np.ndarray,
-    scored: np.ndarray,
-    has_parent: np.ndarray,
-    info: RunInfo,
-    *,
-    parent: np.ndarray | None = None,
-    cluster: np.ndarray | None = None,
-    unlabelled_reason: str = "",
-) -> Labels:
-    """Labels of every input row; counts into ``info``.
-
-    ``left_out``: (input rows, reason) of validated events not declustered, applied in order
-    (a later entry wins); ``p``, ``aftershock``, ``scored``, ``has_parent``: arrays over
-    ``prep.table`` rows. ``parent`` (default: the nearest neighbours of ``prep.features``) and
-    ``cluster`` (event keying each cluster; default: built from parents and labels) for
-    methods that give their own links; ``unlabelled_reason``: the reason of an event that has
-    a parent but no label (default 'features not finite').
-    """
-    n = loaded.report.n_rows
-    drop = loaded.dropped
-    # Reason codes: 0 '' (labelled), then the fixed texts, then each distinct dropped reason.
-    fixed = ["", FIRST_EVENT, unlabelled_reason or "features not finite"]
-    fixed.extend(dict.fromkeys(r for _, r in left_out if r not in fixed))
-    codes, uniques = pd.factorize(drop["reason"].to_numpy(dtype=object))
-    reasons = fixed + [str(u) for u in uniques]
-    reason = np.zeros(n, dtype=np.int32)
-    reason[drop["row"].to_numpy()] = codes + len(fixed)
-    for rows_out, text in left_out:
-        reason[rows_out] = fixed.index(text)
-
-    rows = prep.table["row"].to_numpy()
-    event = np.full(n, -1, dtype=np.int32 if rows.size < 2**31 else np.int64)
-    event[rows] = np.arange(rows.size)
-    unscored = has_parent & ~scored
-    ev_reason = np.zeros(rows.size, dtype=np.int32)
-    ev_reason[~has_parent] = 1
-    ev_reason[unscored] = 2
-    reason[rows] = ev_reason
-    label = np.where(aftershock, 2, 1).astype(np.int8)
-    label[unscored] = 0
-
-    if parent is None:
-        parent = prep.features["parent"].to_numpy()
-    member = label > 0
-    root = cluster_roots(member, label == 2, parent) if cluster is None else \
-        np.where(member, np.asarray(cluster, dtype=np.int64), -1)
-    mags = prep.table["magnitude"].to_numpy(dtype=float)
-    size, _, role = cluster_roles(root, mags)
-    # A string array, not Python objects: half a million ids stay compact.
-    ids = prep.table["event_id"].astype("string").array if "event_id" in prep.table else None
-    feats = {k: prep.features[k].to_numpy(dtype=float) for k in _FEATURE_OUT}
-    integer = {}
-    for k in ("n_siblings", "n_offspring"):
-        finite = feats[k][np.isfinite(feats[k])]
-        integer[k] = bool(np.array_equal(finite, np.round(finite)))  # plain counts: integers
-
-    info.n_classified = int((label > 0).sum())
-    info.n_aftershock = int((label == 2).sum())
-    info.n_background = info.n_classified - info.n_aftershock
-    info.n_first = int((~has_parent).sum())
-    info.n_clusters = int(np.unique(root[member]).size)
-    if np.isfinite(p).any():
-        # The expected background count: an unscored background event (the first) counts 1.
-        pb = np.where(np.isfinite(p), 1.0 - p, np.where(label == 1, 1.0, 0.0))
-        info.expected_background = float(pb[member].sum())
-    return Labels(n_rows=n, event=event, reason=reason, reasons=reasons, p=p, label=label,
-                  parent=parent, event_row=rows, event_id=ids, features=feats,
-                  integer_counts=integer, cluster=root, cluster_size=size, cluster_role=role)
-
-
-def _clashes(columns: Sequence[object], info: RunInfo) -> dict[object, str]:
-    """Input columns named like a result column, renamed ``NAME_input`` (noted in ``info``)."""
-    clash = {c: f"{c}_input" for c in columns if str(c) in RESULT_COLUMNS}
-    if clash:
-        info.notes.append(
-            "input columns renamed to avoid clashes: "
-            + ", ".join(f"{c} -> {new}" for c, new in clash.items())
-        )
-    return clash
-
-
-def _with_inputs(block: pd.DataFrame, labels: Labels, start: int, clash: dict[object, str],
-                 from_file: bool) -> pd.DataFrame:
-    """Input rows ``start:start+len(block)`` (their own columns) and their result columns."""
-    if from_file:
-        block = _restore_integers(block)
-    base = block.rename(columns=clash) if clash else block
-    added = labels.frame(start, start + len(block))
-    added.index = base.index
-    return pd.concat([base, added], axis=1)
-
-
-_WRITE_BLOCK_BYTES = 2 << 20
-
-
-def labelled_blocks(
-    catalog: str | os.PathLike[str], labels: Labels, info: RunInfo
-) -> Iterator[pd.DataFrame]:
-    """The input file read again block by block, each block with its result columns: the
-    rows of :func:`decluster`'s result without holding the whole input in memory.
-
-    Raises DeclusterError when the file changed since it was declustered (its size,
-    modification time or number of rows differs).
-    """
-    path = Path(os.fspath(catalog))
-    if info.input_stat and _stat(path) != tuple(info.input_stat):
-        raise DeclusterError(f"{path} changed while it was being declustered; run again")
-    src = open_catalog(path)
-    clash = _clashes(src.columns, info)
-    start = 0
-    # Smaller blocks than for reading: every column is parsed and joined to the results.
-    for block, _ in src.blocks(block_bytes=_WRITE_BLOCK_BYTES):
-        if start + len(block) > labels.n_rows:
-            break
-        yield _with_inputs(block, labels, start, clash, True)
-        start += len(block)
-        del block
-        release_free_memory()  # the block written, before the next one is parsed
-    if start != labels.n_rows:
-        raise DeclusterError(
-            f"{path} changed while it was being declustered ({start:,} rows now, "
-            f"{labels.n_rows:,} before); run again"
-        )
-
-
-def _stat(path: Path) -> tuple[int, int]:
-    st = path.stat()
-    return st.st_size, st.st_mtime_ns
-
-
-def _assemble(raw: pd.DataFrame, labels: Labels, info: RunInfo) -> pd.DataFrame:
-    """The input rows in input order (``raw``'s index) with the result columns."""
-    clash = _clashes(list(raw.columns), info)
-    return _with_inputs(raw, labels, 0, clash, info.source != "<DataFrame>")

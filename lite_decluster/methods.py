@@ -17,13 +17,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lite_decluster.errors import DeclusterError
+
 __all__ = ["FEATURELESS", "MethodError", "MethodOutput", "run_method"]
 
 #: Methods that need no nearest-neighbour features.
 FEATURELESS = ("gardner-knopoff", "reasenberg", "etas")
 
 
-class MethodError(ValueError):
+class MethodError(DeclusterError):
     """A method cannot run on this catalog (too few events, no convergence, zero area...)."""
 
 

@@ -10,13 +10,14 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog import CatalogError
 
-__all__ = ["Selection", "apply_selection", "parse_region", "parse_time"]
+__all__ = ["Selection", "apply_selection", "make_selection", "parse_region", "parse_time"]
 
 
 @dataclass(frozen=True)
@@ -203,3 +204,38 @@ def apply_selection(table: pd.DataFrame, selection: Selection | None
     if not keep.any():
         raise CatalogError(f"no event is in the selection ({selection.describe()})")
     return table.loc[keep].reset_index(drop=True), out
+
+
+def make_selection(
+    start: Any = None, end: Any = None, region: Any = None, max_depth: float | None = None
+) -> Selection | None:
+    """A :class:`~lite_decluster.selection.Selection` from user values: times as text
+    ('1981', '1981-01-01T00:00', UTC) or Timestamps, or days (projected catalogs); region as
+    'LON_MIN,LON_MAX,LAT_MIN,LAT_MAX', a 4-tuple, a polygon file or a (k, 2) lon/lat array."""
+    def when(v: Any, what: str) -> Any:
+        if v is None:
+            return None
+        if isinstance(v, pd.Timestamp):
+            return v.tz_localize("UTC") if v.tz is None else v.tz_convert("UTC")
+        if isinstance(v, (int, float, np.number)):
+            return float(v)
+        return parse_time(str(v), what)
+
+    if isinstance(region, (str, os.PathLike)):
+        reg: Any = parse_region(os.fspath(region))
+    elif region is None:
+        reg = None
+    elif np.ndim(region) == 1 and len(region) == 4:
+        reg = parse_region(",".join(str(float(v)) for v in region))
+    else:
+        reg = np.asarray(region, dtype=float)
+        if reg.ndim != 2 or reg.shape[1] != 2 or reg.shape[0] < 3:
+            raise CatalogError("region must be a lon/lat box or a (k >= 3, 2) polygon array")
+    if max_depth is not None and not (isinstance(max_depth, (int, float)) and max_depth >= 0):
+        raise CatalogError(f"max_depth must be a non-negative number of km, not {max_depth!r}")
+    sel = Selection(when(start, "--start"), when(end, "--end"), reg,
+                    None if max_depth is None else float(max_depth))
+    if sel.start is not None and sel.end is not None and \
+            type(sel.start) is type(sel.end) and not sel.start < sel.end:
+        raise CatalogError(f"--start {sel.start} must be before --end {sel.end}")
+    return None if sel.is_empty() else sel

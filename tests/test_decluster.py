@@ -363,8 +363,8 @@ def test_csv_round_trip_with_either_writer(tmp_path, monkeypatch, hide_pyarrow):
 def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatch):
     """`lite-decluster run`'s CSV path (input read again in blocks) writes what the API
     returns, with an input column clashing with a result column and many small blocks."""
+    import lite_decluster.assemble as dec
     import lite_decluster.catalog as cat
-    import lite_decluster.declustering as dec
     from lite_decluster.declustering import label_catalog, labelled_blocks
     from lite_decluster.output import write_csv_blocks
 
