@@ -129,3 +129,25 @@ def test_api_result_has_one_mainshock_per_cluster():
     lab = out[out["label"].notna()]
     assert (lab.groupby("cluster")["cluster_role"].apply(
         lambda r: int(r.isin(["mainshock", "single"]).sum())) == 1).all()
+
+
+@pytest.mark.parametrize("name", ["comcat_california_2015_2025_M2.5.csv",
+                                  "ingv_italy_1985_2022_M3.txt",
+                                  "scsn_socal_1932_2026_M2.5.csv"])
+def test_real_catalogs_declustered_verbatim(shared_data, tmp_path, name):
+    from lite_decluster.declustered import declustered_rows, write_declustered
+    from lite_decluster.declustering import label_catalog
+
+    src = shared_data / name
+    done = label_catalog(src, keep_raw=False, keep_events=False)
+    keep = declustered_rows(done.labels, "mainshocks")
+    write_declustered(src, keep, tmp_path / "d.txt")
+    lines = src.read_bytes().splitlines(keepends=True)
+    assert b'"' not in b"".join(lines[1:]) or name.startswith("comcat")
+    # Records as written: comcat quotes place names (no newlines inside), so lines are records.
+    header, rows = lines[0], [ln for ln in lines[1:] if ln.strip()]
+    assert len(rows) == done.labels.n_rows
+    got = (tmp_path / "d.txt").read_bytes().splitlines(keepends=True)
+    assert got[0] == header
+    assert got[1:] == [r for r, k in zip(rows, keep, strict=True) if k]
+    assert keep.sum() == done.info.n_clusters
