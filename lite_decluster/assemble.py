@@ -23,21 +23,23 @@ from lite_decluster.memory import release_free_memory
 from lite_decluster.pipeline import Prepared
 from lite_decluster.runinfo import RunInfo
 
-__all__ = ["FIRST_EVENT", "RESULT_COLUMNS", "Labels", "assemble", "build_labels",
-           "labelled_blocks"]
+__all__ = ["FIRST_EVENT", "RESULT_COLUMNS", "Labels", "added_names", "assemble",
+           "build_labels", "labelled_blocks", "magnitude_decimals", "row_times"]
 
 #: Columns added to the input's own columns, in this order:
-#: ``p_aftershock`` (float, forest probability; empty when not scored), ``label``
-#: ('background', 'aftershock' or empty), ``parent_row`` (0-based data row of the nearest
-#: neighbour in the input), ``parent_id`` (its event id, when the catalog has ids), ``eta``
-#: ``cluster`` (input row of the event that roots its cluster; see
-#: :mod:`lite_decluster.clusters`), ``cluster_size``, ``cluster_role`` ('single', 'mainshock',
-#: 'foreshock', 'aftershock'), ``eta``
+#: ``p_aftershock`` (float, probability of being triggered; empty when not scored), ``label``
+#: ('background', 'aftershock' or empty), ``parent_row`` (0-based data row of the parent: the
+#: nearest neighbour, the ETAS method's most probable trigger, the window method's capturing
+#: event), ``parent_id`` (its event id, when the catalog has ids), ``cluster`` (input row of
+#: the event that roots its cluster; see :mod:`lite_decluster.clusters`), ``cluster_size``,
+#: ``cluster_role`` ('single', 'mainshock', 'foreshock', 'aftershock'), ``eta``
 #: (nearest-neighbour distance, days * km**df), ``T`` (rescaled time, days), ``R`` (rescaled
 #: distance, km**df), ``dm`` (parent minus event magnitude), ``n_siblings``, ``n_offspring``
-#: (other children of the parent, children of the event) and ``reason`` (empty when labelled
-#: from the features; otherwise why not: 'not an earthquake (qb)', 'invalid: ...', 'below Mc
-#: 2.7', 'first event: no earlier event').
+#: (other children of the parent, children of the event), ``reason`` (empty when labelled;
+#: otherwise why not: 'not an earthquake (qb)', 'invalid: ...', 'below Mc 2.7', 'first event:
+#: no earlier event', 'outside selection: ...') and ``time_utc`` (origin time after leap-second
+#: repair, UTC; not for projected catalogs). An added column whose name the input already has
+#: gets the suffix ``_ld``.
 RESULT_COLUMNS = (
     "p_aftershock",
     "label",
@@ -53,6 +55,7 @@ RESULT_COLUMNS = (
     "n_siblings",
     "n_offspring",
     "reason",
+    "time_utc",
 )
 
 
@@ -119,6 +122,11 @@ class Labels:
     cluster: np.ndarray
     cluster_size: np.ndarray
     cluster_role: np.ndarray
+    #: (n_rows,) datetime64[ns] UTC origin time of every validated row after leap-second
+    #: repair (NaT for rows not validated); None for projected catalogs (times in days).
+    row_time: np.ndarray | None = None
+    #: decimals of the input's magnitudes (dm is written at that precision); None: unknown.
+    magnitude_decimals: int | None = None
 
     def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
         """The result columns of input rows ``start:stop``, index ``start..stop-1``."""
@@ -168,9 +176,34 @@ class Labels:
         cols["reason"] = pd.array(
             np.asarray(self.reasons, dtype=object)[self.reason[start:stop]], dtype="string"
         )
+        if self.row_time is not None:
+            cols["time_utc"] = pd.DatetimeIndex(self.row_time[start:stop]).tz_localize("UTC")
         out = pd.DataFrame(cols, index=pd.RangeIndex(start, stop))
         out["parent_row"] = out["parent_row"].mask(parent_row < 0)
         return out
+
+
+def magnitude_decimals(magnitudes: np.ndarray, most: int = 6) -> int | None:
+    """Fewest decimals that write every magnitude exactly (None beyond ``most``)."""
+    m = np.asarray(magnitudes, dtype=float)
+    m = m[np.isfinite(m)]
+    for k in range(most + 1):
+        scaled = m * 10.0**k
+        if np.all(np.abs(scaled - np.round(scaled)) < 1e-6 * max(1.0, 10.0**k)):
+            return k
+    return None
+
+
+def row_times(loaded: LoadedCatalog) -> np.ndarray | None:
+    """Origin time of every input row (datetime64[ns], NaT where the row was not validated),
+    or None when the catalog's times are days (projected)."""
+    t = loaded.table["time"]
+    if not pd.api.types.is_datetime64_any_dtype(t):
+        return None
+    out = np.full(loaded.report.n_rows, np.datetime64("NaT"), dtype="datetime64[ns]")
+    out[loaded.table["row"].to_numpy()] = t.dt.tz_convert("UTC").dt.tz_localize(None) \
+        .to_numpy(dtype="datetime64[ns]")
+    return out
 
 
 _LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
@@ -251,29 +284,42 @@ def build_labels(
         info.expected_background = float(pb[member].sum())
     return Labels(n_rows=n, event=event, reason=reason, reasons=reasons, p=p, label=label,
                   parent=parent, event_row=rows, event_id=ids, features=feats,
-                  integer_counts=integer, cluster=root, cluster_size=size, cluster_role=role)
+                  integer_counts=integer, cluster=root, cluster_size=size, cluster_role=role,
+                  magnitude_decimals=magnitude_decimals(mags))
 
 
-def _clashes(columns: Sequence[object], info: RunInfo) -> dict[object, str]:
-    """Input columns named like a result column, renamed ``NAME_input`` (noted in ``info``)."""
-    clash = {c: f"{c}_input" for c in columns if str(c) in RESULT_COLUMNS}
-    if clash:
-        info.notes.append(
-            "input columns renamed to avoid clashes: "
-            + ", ".join(f"{c} -> {new}" for c, new in clash.items())
-        )
-    return clash
+CLASH_SUFFIX = "_ld"
 
 
-def _with_inputs(block: pd.DataFrame, labels: Labels, start: int, clash: dict[object, str],
+def added_names(columns: Sequence[object], added: Sequence[str], info: RunInfo
+                ) -> dict[str, str]:
+    """Names of the added columns: ``NAME_ld`` where the input already has ``NAME`` (the
+    input's own names are never changed); noted in ``info``."""
+    taken = {str(c) for c in columns}
+    names = {}
+    for a in added:
+        new = a
+        while new in taken:
+            new += CLASH_SUFFIX
+        names[a] = new
+    renamed = {a: n for a, n in names.items() if a != n}
+    if renamed:
+        note = ("added columns renamed, the input has columns of these names: "
+                + ", ".join(f"{a} -> {n}" for a, n in renamed.items()))
+        if note not in info.notes:
+            info.notes.append(note)
+    return names
+
+
+def _with_inputs(block: pd.DataFrame, labels: Labels, start: int, info: RunInfo,
                  from_file: bool) -> pd.DataFrame:
     """Input rows ``start:start+len(block)`` (their own columns) and their result columns."""
     if from_file:
         block = _restore_integers(block)
-    base = block.rename(columns=clash) if clash else block
     added = labels.frame(start, start + len(block))
-    added.index = base.index
-    return pd.concat([base, added], axis=1)
+    added = added.rename(columns=added_names(block.columns, list(added.columns), info))
+    added.index = block.index
+    return pd.concat([block, added], axis=1)
 
 
 _WRITE_BLOCK_BYTES = 2 << 20
@@ -292,13 +338,12 @@ def labelled_blocks(
     if info.input_stat and _stat(path) != tuple(info.input_stat):
         raise DeclusterError(f"{path} changed while it was being declustered; run again")
     src = open_catalog(path)
-    clash = _clashes(src.columns, info)
     start = 0
     # Smaller blocks than for reading: every column is parsed and joined to the results.
     for block, _ in src.blocks(block_bytes=_WRITE_BLOCK_BYTES):
         if start + len(block) > labels.n_rows:
             break
-        yield _with_inputs(block, labels, start, clash, True)
+        yield _with_inputs(block, labels, start, info, True)
         start += len(block)
         del block
         release_free_memory()  # the block written, before the next one is parsed
@@ -316,5 +361,4 @@ def _stat(path: Path) -> tuple[int, int]:
 
 def assemble(raw: pd.DataFrame, labels: Labels, info: RunInfo) -> pd.DataFrame:
     """The input rows in input order (``raw``'s index) with the result columns."""
-    clash = _clashes(list(raw.columns), info)
-    return _with_inputs(raw, labels, 0, clash, info.source != "<DataFrame>")
+    return _with_inputs(raw, labels, 0, info, info.source != "<DataFrame>")

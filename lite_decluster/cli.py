@@ -306,22 +306,22 @@ def run(
     """
 
     def work() -> None:
-        from lite_decluster.assemble import assemble, labelled_blocks
+        from lite_decluster.assemble import assemble
         from lite_decluster.declustered import catalog_suffix, write_products
         from lite_decluster.declustering import label_catalog
+        from lite_decluster.labelled_text import write_labelled_text
         from lite_decluster.output import (
             check_output_path,
             default_output_path,
             output_format,
             require_writer,
-            write_csv_blocks,
             write_table,
         )
         from lite_decluster.progress import ProgressPrinter, stream_is_tty
         from lite_decluster.selection import make_selection
 
         fmt = output_format(
-            output if output is not None else catalog,
+            output if output is not None else "",
             out_format.value if out_format is not None else None,
         )
         out = output if output is not None else default_output_path(catalog, fmt)
@@ -394,8 +394,7 @@ def run(
                 printer("write", 0, 0)
             start = time.perf_counter()
             if streamed:
-                write_csv_blocks(labelled_blocks(catalog, done.labels, info), out, force=force,
-                                 inputs=[catalog])
+                write_labelled_text(catalog, done.labels, info, out, force=force)
             else:
                 assert done.raw is not None
                 write_table(assemble(done.raw, done.labels, info), out, format=fmt, force=force,

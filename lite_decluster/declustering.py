@@ -34,12 +34,16 @@ import pandas as pd
 
 from lite_decluster.assemble import (
     _FEATURE_OUT,
+    AFTERSHOCK,
+    BACKGROUND,
+    FIRST_EVENT,
     RESULT_COLUMNS,
     Labels,
     _stat,
     assemble,
     build_labels,
     labelled_blocks,
+    row_times,
 )
 from lite_decluster.catalog import LoadedCatalog, load_catalog
 from lite_decluster.completeness import McPeriods, parse_mc
@@ -54,7 +58,10 @@ from lite_decluster.runinfo import RunInfo
 from lite_decluster.selection import Selection, apply_selection, make_selection
 
 __all__ = [
+    "AFTERSHOCK",
+    "BACKGROUND",
     "COLUMN_OPTIONS",
+    "FIRST_EVENT",
     "METHODS",
     "RESULT_COLUMNS",
     "DeclusterError",
@@ -167,6 +174,7 @@ def label_catalog(
         **dict(columns or {}),
     )
     stat = None if isinstance(catalog, pd.DataFrame) else _stat(Path(os.fspath(catalog)))
+    row_time = row_times(loaded)
     lap("read")
 
     loaded_model: Model | None = None
@@ -237,6 +245,7 @@ def label_catalog(
         labels = build_labels(loaded, left_out, prep, out.p_aftershock, out.aftershock, ok,
                          np.ones(len(ok), dtype=bool), info, parent=out.parent,
                          cluster=out.cluster, unlabelled_reason=out.reason)
+        labels.row_time = row_time
         info.timings = timings
         return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
 
@@ -289,6 +298,7 @@ def label_catalog(
     prep.X = np.zeros((0, prep.X.shape[1]), np.float32)
     release_free_memory()
     labels = build_labels(loaded, left_out, prep, p, aftershock, ok, has_parent, info)
+    labels.row_time = row_time
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output
     return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
@@ -385,20 +395,20 @@ def decluster(
         Lon/lat box ``(lon_min, lon_max, lat_min, lat_max)`` (degrees; lon_min > lon_max
         crosses the antimeridian), a polygon file or an array of (lon, lat) vertices.
     max_depth : float, optional
-        Leave out events deeper than this (km).
+        Leave out events deeper than this (km). Rows outside the selection stay in the
+        output with a ``reason``.
     method_options : dict, optional
         Options of the method: ``window`` ('gardner-knopoff', 'gruenthal', 'uhrhammer') and
         ``fs_time_prop`` for Gardner-Knopoff; ``rfact``, ``xmeff``, ``xk``, ``tau_min``,
         ``tau_max``, ``p``, ``horiz_error``, ``depth_error`` for Reasenberg; ``params``,
         ``fixed``, ``params_file``, ``region``, ``target_start`` for etas.
-        Rows outside the selection stay in the output with a ``reason``.
 
     Returns
     -------
     DataFrame
         One row per input data row, in input order (the input's index for a DataFrame): the
-        input's columns (a column whose name clashes with a result column is renamed
-        ``NAME_input``) followed by :data:`RESULT_COLUMNS`. ``attrs["run"]`` holds
+        input's columns followed by :data:`RESULT_COLUMNS` (an added column whose name the
+        input already has gets the suffix ``_ld``). ``attrs["run"]`` holds
         :meth:`RunInfo.to_dict` (counts, Mc, b, model, timings).
 
     Raises

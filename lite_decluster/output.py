@@ -32,6 +32,7 @@ __all__ = [
 FORMATS = ("csv", "parquet")
 _PARQUET_SUFFIXES = (".parquet", ".pq")
 _COMPRESSED = (".gz", ".xz", ".bz2", ".zip", ".zst")
+_TEXT_SUFFIXES = (".csv", ".txt", ".tsv", ".dat", ".psv", ".cat")
 
 
 class OutputError(ValueError):
@@ -40,17 +41,24 @@ class OutputError(ValueError):
 
 def output_format(path: str | os.PathLike[str], format: str | None = None) -> str:
     """'csv' or 'parquet': ``format`` if given, else from the suffix (.parquet/.pq), else csv."""
+    by_suffix = "parquet" if Path(path).suffix.lower() in _PARQUET_SUFFIXES else "csv"
     if format is not None:
         fmt = format.strip().lower()
         if fmt not in FORMATS:
             raise OutputError(f"unknown output format {format!r}; expected csv or parquet")
+        suffix = Path(path).suffix.lower()
+        if suffix and suffix not in _COMPRESSED and fmt != by_suffix and (
+                fmt == "csv" or suffix in _TEXT_SUFFIXES):
+            raise OutputError(f"--format {fmt} does not match the output's suffix {suffix}: "
+                              f"name it .{'parquet' if fmt == 'parquet' else 'csv'}")
         return fmt
-    return "parquet" if Path(path).suffix.lower() in _PARQUET_SUFFIXES else "csv"
+    return by_suffix
 
 
 def default_output_path(source: str | os.PathLike[str], format: str = "csv") -> Path:
-    """``NAME.declustered.csv`` (or ``.parquet``) beside the input; compression suffixes and the
-    input's own extension are dropped (``cat.csv.gz`` -> ``cat.declustered.csv``)."""
+    """``NAME.declustered.csv`` (or ``.parquet``) beside the input; compression suffixes are
+    dropped (``cat.csv.gz`` -> ``cat.declustered.csv``) and text output keeps the input's text
+    suffix (``ingv.txt`` -> ``ingv.declustered.txt``: it keeps the input's delimiter)."""
     src = Path(source)
     name = src.name
     for suffix in _COMPRESSED:
@@ -58,7 +66,10 @@ def default_output_path(source: str | os.PathLike[str], format: str = "csv") -> 
             name = name[: -len(suffix)]
             break
     stem = Path(name).stem if Path(name).suffix else name
-    return src.with_name(f"{stem}.declustered.{output_format(src, format)}")
+    fmt = output_format("", format)
+    text = Path(name).suffix.lower()
+    ext = text[1:] if fmt == "csv" and text in _TEXT_SUFFIXES else fmt
+    return src.with_name(f"{stem}.declustered.{ext}")
 
 
 def _same_file(a: Path, b: Path) -> bool:

@@ -179,7 +179,8 @@ def test_columns_event_types_and_clashes(tiny_models):
         cat, models_directory=tiny_models, columns={"magnitude": "ML", "event_type": "kind"},
         event_types=None,
     )
-    assert "label_input" in result and (result["label_input"] == "mine").all()
+    # The input's own column keeps its name; the added one gets a suffix.
+    assert (result["label"] == "mine").all() and "label_ld" in result
     assert result.loc[cat["kind"] == "quarry blast", "reason"].ne(
         "not an earthquake (quarry blast)").all()
     assert any("renamed" in n for n in result.attrs["run"]["notes"])
@@ -381,7 +382,7 @@ def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatc
     assert done.raw is None and done.events is None
     write_csv_blocks(labelled_blocks(path, done.labels, done.info), tmp_path / "blocks.csv")
     assert (tmp_path / "blocks.csv").read_bytes() == (tmp_path / "whole.csv").read_bytes()
-    assert "eta_input" in pd.read_csv(tmp_path / "blocks.csv", nrows=1).columns
+    assert "eta_ld" in pd.read_csv(tmp_path / "blocks.csv", nrows=1).columns
 
     # The input changed in between: refused, and nothing is written.
     with open(path, "a") as f:
@@ -389,4 +390,4 @@ def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatc
     with pytest.raises(DeclusterError, match="changed while it was being declustered"):
         write_csv_blocks(labelled_blocks(path, done.labels, done.info), tmp_path / "late.csv")
     assert not (tmp_path / "late.csv").exists()
-    assert any("eta -> eta_input" in n for n in done.info.notes)
+    assert any("eta -> eta_ld" in n for n in done.info.notes)
