@@ -361,4 +361,9 @@ def _stat(path: Path) -> tuple[int, int]:
 
 def assemble(raw: pd.DataFrame, labels: Labels, info: RunInfo) -> pd.DataFrame:
     """The input rows in input order (``raw``'s index) with the result columns."""
-    return _with_inputs(raw, labels, 0, info, info.source != "<DataFrame>")
+    out = _with_inputs(raw, labels, 0, info, info.source != "<DataFrame>")
+    # Which columns are the input's and what each added column is called (for the
+    # declustered catalog and realisations built from this table).
+    out.attrs["input_columns"] = list(raw.columns)
+    out.attrs["added_columns"] = added_names(raw.columns, list(labels.frame(0, 0).columns), info)
+    return out

@@ -2,25 +2,28 @@
 
 Exit codes: 0 success; 2 bad usage or bad input (unreadable catalog, model that fails its
 checksum, refused output...: one message on stderr, no traceback); 1 internal error (the
-traceback is shown only with ``LITE_DECLUSTER_DEBUG=1``).
+traceback is shown only with ``LITE_DECLUSTER_DEBUG=1``); 130 interrupted (Ctrl-C); 143
+terminated (SIGTERM). Interrupted or terminated runs remove their temporary files.
+
+Only typer and the standard library are imported up front, so that ``--help`` is quick; the
+work's modules (pandas, scipy, onnxruntime) are imported by the command that needs them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import re
+import signal
 import sys
 import textwrap
-import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
-
-from lite_decluster.catalog import CatalogError
-from lite_decluster.model import ModelError
 
 __all__ = ["app", "main"]
 
@@ -72,6 +75,14 @@ class _Usage(Exception):
     """A bad option value found after parsing (reported like any bad input, exit 2)."""
 
 
+class Terminated(BaseException):
+    """SIGTERM: raised like KeyboardInterrupt, so that temporary files are removed."""
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated()
+
+
 def _fail(message: str, code: int) -> typer.Exit:
     typer.echo(f"lite-decluster: error: {message}", err=True)
     return typer.Exit(code)
@@ -79,26 +90,55 @@ def _fail(message: str, code: int) -> typer.Exit:
 
 def _guard(work: Callable[[], T]) -> T:
     """Run a command body: expected failures exit 2 with one line, anything else exits 1."""
-    from lite_decluster.declustering import DeclusterError
-    from lite_decluster.output import OutputError
-    from lite_decluster.plot import PlotError
-
     try:
         return work()
-    except (CatalogError, ModelError, DeclusterError, OutputError, PlotError, _Usage) as exc:
+    except typer.Exit:
+        raise
+    except ValueError as exc:  # CatalogError, ModelError, DeclusterError, OutputError...
+        from lite_decluster.catalog import CatalogError
+        from lite_decluster.errors import DeclusterError
+        from lite_decluster.job import UsageError
+        from lite_decluster.model import ModelError
+        from lite_decluster.output import OutputError
+        from lite_decluster.plot import PlotError
+
+        known = (CatalogError, ModelError, DeclusterError, OutputError, PlotError, UsageError)
+        if isinstance(exc, known):
+            raise _fail(str(exc), 2) from None
+        raise _internal(exc) from None
+    except _Usage as exc:
         raise _fail(str(exc), 2) from None
     except OSError as exc:  # disk full, permission denied...: the environment, not a bug
         raise _fail(f"cannot write: {exc}", 2) from None
     except KeyboardInterrupt:
         raise _fail("interrupted", 130) from None
-    except typer.Exit:
-        raise
+    except Terminated:
+        raise _fail("terminated", 143) from None
     except Exception as exc:  # an internal error: say so plainly, trace only on request
-        if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
-            traceback.print_exc(file=sys.stderr)
-        else:
-            typer.echo(f"(set {DEBUG_ENV}=1 to see the traceback)", err=True)
-        raise _fail(f"internal error: {type(exc).__name__}: {exc}", 1) from None
+        raise _internal(exc) from None
+
+
+def _internal(exc: BaseException) -> typer.Exit:
+    if os.environ.get(DEBUG_ENV, "").strip() not in ("", "0"):
+        traceback.print_exception(exc, file=sys.stderr)
+    else:
+        typer.echo(f"(set {DEBUG_ENV}=1 to see the traceback)", err=True)
+    return _fail(f"internal error: {type(exc).__name__}: {exc}", 1)
+
+
+@contextlib.contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str, int, int], object] | None]:
+    """Progress bars on stderr when it is a terminal (and not --quiet), else None."""
+    from lite_decluster import progress
+
+    if quiet or not progress.stream_is_tty():
+        yield None
+        return
+    bar = progress.RichProgress()
+    try:
+        yield bar
+    finally:
+        bar.close()
 
 
 def _auto_or_float(text: str | None, what: str, *, none_ok: bool = False) -> Any:
@@ -306,124 +346,37 @@ def run(
     """
 
     def work() -> None:
-        from lite_decluster.assemble import assemble
-        from lite_decluster.declustered import catalog_suffix, write_products
-        from lite_decluster.declustering import label_catalog
-        from lite_decluster.labelled_text import write_labelled_text
-        from lite_decluster.output import (
-            check_output_path,
-            default_output_path,
-            output_format,
-            require_writer,
-            write_table,
-        )
-        from lite_decluster.progress import ProgressPrinter, stream_is_tty
-        from lite_decluster.selection import make_selection
+        from lite_decluster.job import RunRequest, run_job
 
-        fmt = output_format(
-            output if output is not None else "",
-            out_format.value if out_format is not None else None,
-        )
-        out = output if output is not None else default_output_path(catalog, fmt)
-        # Refuse a bad destination before the (possibly long) run, and again when writing.
-        check_output_path(out, inputs=[catalog], force=force)
-        require_writer(fmt)
-        if plot is not None:
-            from lite_decluster.plot import check_plot_path
-
-            check_output_path(plot, inputs=[catalog, out], force=force)
-            check_plot_path(plot)
         columns = {
             k: v for k, v in dict(
                 time=time_col, latitude=lat_col, longitude=lon_col, depth=depth_col,
                 magnitude=mag_col, event_id=id_col, event_type=type_col,
             ).items() if v is not None
         }
-        method_options = _method_options(
-            method, window=window, fs_time_prop=fs_time_prop, rfact=rfact, xmeff=xmeff, xk=xk,
-            tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params,
+        req = RunRequest(
+            catalog=catalog, output=output,
+            out_format=out_format.value if out_format is not None else None,
+            model=_model_selector(model), method=method.value, mc=mc,
+            b=_auto_or_float(b, "--b"), df=df, hypocentral=hypocentral, threshold=threshold,
+            plot=plot, declustered=declustered, keep=keep.value, realizations=realizations,
+            seed=seed, realizations_out=realizations_out, etas_out=etas_out, start=start_at,
+            end=end_at, region=region, max_depth=max_depth,
+            method_options=_method_options(
+                method, window=window, fs_time_prop=fs_time_prop, rfact=rfact, xmeff=xmeff,
+                xk=xk, tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params),
+            columns=columns, all_types=all_types, skip_invalid=skip_invalid, threads=threads,
+            models_dir=models_dir, force=force,
         )
-        if etas_out is not None and method is not Method.etas:
-            raise _Usage("--etas-out is for --method etas")
-        if model is not None and method is not Method.forest:
-            raise _Usage(f"--model is for --method forest, not {method.value}")
-        if realizations is not None and method not in (Method.forest, Method.etas):
-            raise _Usage(f"--realizations needs probabilities: --method forest or etas, "
-                         f"not {method.value}")
-        real_out = None
-        if realizations is not None:
-            real_out = realizations_out or out.with_name(
-                out.name.removesuffix(out.suffix).removesuffix(".declustered")
-                + ".realizations" + catalog_suffix(catalog))
-        products = [p for p in (declustered, real_out, etas_out) if p is not None]
-        for extra in products:
-            check_output_path(extra, inputs=[catalog, out], force=force)
-        if len({os.path.abspath(p) for p in [out, *products, *([plot] if plot else [])]}) != \
-                1 + len(products) + (plot is not None):
-            raise _Usage("the output, --plot, --declustered, --realizations-out and "
-                         "--etas-out files must differ")
-        selection = make_selection(start_at, end_at, region, max_depth)
-        printer = ProgressPrinter() if not quiet and stream_is_tty() else None
-        # CSV is written block by block from the input file read again, so the input's
-        # own columns never sit in memory whole; parquet needs the whole table.
-        streamed = fmt == "csv"
-        try:
-            done = label_catalog(
-                catalog,
-                _model_selector(model),
-                method=method.value,
-                mc=_auto_or_float(mc, "--mc", none_ok=True),
-                b=_auto_or_float(b, "--b"),
-                df=df,
-                hypocentral=hypocentral,
-                threshold=threshold,
-                threads=threads,
-                skip_invalid=skip_invalid,
-                event_types=None if all_types else ("earthquake", "eq"),
-                columns=columns,
-                progress=printer,
-                models_directory=models_dir,
-                keep_raw=not streamed,
-                keep_events=plot is not None,  # only the figure needs every validated event
-                selection=selection,
-                method_options=method_options,
-            )
-            info = done.info
-            events, done.events = done.events, None
-            if printer is not None:
-                printer("write", 0, 0)
-            start = time.perf_counter()
-            if streamed:
-                write_labelled_text(catalog, done.labels, info, out, force=force)
-            else:
-                assert done.raw is not None
-                write_table(assemble(done.raw, done.labels, info), out, format=fmt, force=force,
-                            inputs=[catalog])
-            written = write_products(
-                catalog, done.labels, declustered=declustered, keep=keep.value,
-                realizations=realizations, seed=seed, realizations_out=real_out,
-                etas_out=etas_out, info=info, force=force, inputs=[out],
-                raw=done.raw,
-            )
-            info.timings["write"] = time.perf_counter() - start
-            if plot is not None:
-                from lite_decluster.plot import plot_declustered
-
-                if printer is not None:
-                    printer("plot", 0, 0)
-                start = time.perf_counter()
-                plot_declustered(done.labels.frame(), plot, events=events,
-                                 nnd_threshold=info.nnd_threshold, threshold=info.threshold,
-                                 title=catalog.name, force=force, inputs=[catalog, out])
-                info.timings["plot"] = time.perf_counter() - start
-        finally:
-            if printer is not None:
-                printer.close()
+        with _progress(quiet) as progress:
+            result = run_job(req, progress)
         if not quiet:
-            _echo_lines(info.lines())
-            typer.echo(f"wrote       {out}" + (f" and {plot}" if plot else ""), err=True)
-            for line in written:
+            _echo_lines(result.summary)
+            for line in result.written:
                 typer.echo(f"wrote       {line}", err=True)
+        if result.plot_error is not None:
+            raise _Usage(f"the figure could not be drawn ({result.plot_error}); the outputs "
+                         "above are complete")
 
     _guard(work)
 
@@ -580,9 +533,61 @@ def plot_cmd(
     _guard(work)
 
 
-def main() -> None:
-    """Console entry point (``lite-decluster``)."""
-    app(prog_name="lite-decluster")
+# Click's (typer's) own exception base classes, without importing a private module.
+_UsageError = typer.BadParameter.__mro__[1]
+_ClickException = typer.BadParameter.__mro__[2]
+
+
+def _usage_message(exc: Exception) -> str:
+    """Click's wording made plain: the option, what is wrong, what would be right."""
+    name = type(exc).__name__
+    if name == "NoSuchOption":
+        opt, near = getattr(exc, "option_name", "?"), sorted(getattr(exc, "possibilities", ()))
+        return f"unknown option {opt}" + (f"; did you mean {' or '.join(near)}?" if near else "")
+    text = exc.format_message() if hasattr(exc, "format_message") else str(exc)
+    text = re.sub(r"Value error, ", "", text)
+    text = text.replace("Input should be a valid integer, unable to parse string as an integer",
+                        "must be a whole number")
+    text = text.replace("Input should be a valid number, unable to parse string as a number",
+                        "must be a number")
+    text = re.sub(r"Input should be (less|greater) than or equal to",
+                  lambda m: "must be at " + ("most" if m.group(1) == "less" else "least"), text)
+    text = re.sub(r"Input should be", "must be", text)
+    text = re.sub(r"Invalid value for '([^']+)': ", r"\1: ", text)
+    text = re.sub(r"Invalid value for '([^']+)' / '[^']+': ", r"\1: ", text)
+    found = re.search(r"'([^']*)' is not one of (.*)\.$", text)
+    if found:
+        choices = re.findall(r"'([^']*)'", found.group(2))
+        near = [c for c in choices if c.startswith(found.group(1).lower())]
+        text = text[: found.start()] + f"{found.group(1)!r} is not one of {', '.join(choices)}"
+        text += f" (did you mean {near[0]}?)" if near else ""
+    return text[:1].lower() + text[1:]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point (``lite-decluster``): exit codes as the module says."""
+    signal.signal(signal.SIGTERM, _terminate)
+    command = typer.main.get_command(app)
+    args = sys.argv[1:] if argv is None else argv
+    try:
+        code = command.main(args=args, prog_name="lite-decluster", standalone_mode=False)
+    except _UsageError as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            typer.echo(exc.format_message(), err=True)
+            sys.exit(2)
+        ctx = getattr(exc, "ctx", None)
+        where = f"{ctx.command_path} --help" if ctx is not None else "lite-decluster --help"
+        typer.echo(f"lite-decluster: error: {_usage_message(exc)} (see {where})", err=True)
+        sys.exit(2)
+    except _ClickException as exc:
+        typer.echo(f"lite-decluster: error: {exc.format_message()}", err=True)
+        sys.exit(getattr(exc, "exit_code", 1))
+    except (KeyboardInterrupt, Terminated) as exc:
+        code = 130 if isinstance(exc, KeyboardInterrupt) else 143
+        typer.echo("lite-decluster: error: " + ("interrupted" if code == 130 else "terminated"),
+                   err=True)
+        sys.exit(code)
+    sys.exit(code if isinstance(code, int) else 0)
 
 
 if __name__ == "__main__":

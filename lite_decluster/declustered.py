@@ -27,7 +27,8 @@ from lite_decluster.clusters import ROLES
 from lite_decluster.output import OutputError, atomic_write, check_output_path
 from lite_decluster.records import iter_records
 
-__all__ = ["KEEP", "declustered_rows", "p_background_rows", "realization_rows",
+__all__ = ["KEEP", "declustered_catalog", "declustered_rows", "p_background_rows",
+           "realization_rows", "realizations",
            "write_declustered", "write_realizations"]
 
 KEEP = ("mainshocks", "background")
@@ -204,3 +205,46 @@ def write_products(
         atomic_write(out, lambda fh: fh.write(text.encode("utf-8")))
         done.append(f"{etas_out} (fitted ETAS parameters)")
     return done
+
+
+def _columns(result: pd.DataFrame) -> tuple[list, dict[str, str]]:
+    try:
+        return result.attrs["input_columns"], result.attrs["added_columns"]
+    except KeyError:
+        raise ValueError("expected the table returned by lite_decluster.decluster") from None
+
+
+def declustered_catalog(result: pd.DataFrame, keep: str = "mainshocks") -> pd.DataFrame:
+    """The declustered catalog from :func:`lite_decluster.decluster`'s result: the input's own
+    columns of one event per cluster (``keep='mainshocks'``: its largest event;
+    ``'background'``: its root), input order."""
+    if keep not in KEEP:
+        raise ValueError(f"keep must be one of {', '.join(KEEP)}, not {keep!r}")
+    inputs, added = _columns(result)
+    if keep == "background":
+        mask = result[added["label"]] == "background"
+    else:
+        mask = result[added["cluster_role"]].isin(["single", "mainshock"])
+    return result.loc[mask.fillna(False).to_numpy(dtype=bool), inputs]
+
+
+def realizations(result: pd.DataFrame, n: int, seed: int | None = 0) -> pd.DataFrame:
+    """``n`` stochastic declustered catalogs from :func:`lite_decluster.decluster`'s result
+    (forest or etas): each labelled event kept with probability 1 - p_aftershock (always for a
+    background event without one). Returns the input's columns of the kept rows with a
+    leading ``realization`` column (0..n-1), input order within each."""
+    inputs, added = _columns(result)
+    p = result[added["p_aftershock"]].to_numpy(dtype=float)
+    label = result[added["label"]].fillna("").to_numpy(dtype=object)
+    labelled = label != ""
+    if (labelled & (label == "aftershock") & ~np.isfinite(p)).any():
+        raise ValueError("this method gives no probabilities: realisations need a method "
+                         "with p_aftershock (forest or etas)")
+    pb = np.where(labelled, np.where(np.isfinite(p), 1.0 - p, 1.0), np.nan)
+    sets = realization_rows(pb, n, seed)
+    parts = []
+    for i, rows in enumerate(sets):
+        part = result.iloc[rows][inputs].copy()
+        part.insert(0, "realization", i)
+        parts.append(part)
+    return pd.concat(parts)

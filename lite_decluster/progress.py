@@ -1,16 +1,16 @@
-"""A tiny dependency-free progress printer for terminals.
+"""Progress on long work, drawn with rich (installed with typer), only on a terminal.
 
-Only the command line uses it, and only when stderr is a terminal: redirected logs and pipes
-never receive carriage returns or partial lines.
+Redirected logs and pipes never receive progress: only the summary. The callable protocol is
+``progress(stage, done, total)``: a new ``stage`` starts a new bar; ``total`` 0 means its size
+is unknown (a pulsing bar).
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from typing import TextIO
 
-__all__ = ["ProgressPrinter", "stream_is_tty"]
+__all__ = ["RichProgress", "stream_is_tty"]
 
 
 def stream_is_tty(stream: TextIO | None = None) -> bool:
@@ -22,43 +22,36 @@ def stream_is_tty(stream: TextIO | None = None) -> bool:
         return False
 
 
-class ProgressPrinter:
-    """Callable ``progress(stage, done, total)`` drawing one self-overwriting line per stage.
+class RichProgress:
+    """Callable ``progress(stage, done, total)``: one transient rich bar per stage, on stderr."""
 
-    ``total`` of 0 means the stage's size is unknown: the stage name is shown with a spinner-free
-    "..." until the stage changes. Redraws at most every ``interval`` seconds (and at the end).
-    """
+    def __init__(self, stream: TextIO | None = None):
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
-    def __init__(self, stream: TextIO | None = None, width: int = 30, interval: float = 0.1):
-        self.stream = sys.stderr if stream is None else stream
-        self.width = width
-        self.interval = interval
+        console = Console(file=sys.stderr if stream is None else stream, force_terminal=True)
+        self._bar = Progress(
+            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+            TimeElapsedColumn(), console=console, transient=True,
+        )
+        self._task = None
         self._stage: str | None = None
-        self._last = 0.0
-        self._start = 0.0
+        self._bar.start()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        now = time.monotonic()
         if stage != self._stage:
-            self.close()
-            self._stage, self._start, self._last = stage, now, 0.0
-        finished = total > 0 and done >= total
-        if not finished and now - self._last < self.interval:
-            return
-        self._last = now
-        if total > 0:
-            frac = min(max(done / total, 0.0), 1.0)
-            filled = int(round(frac * self.width))
-            bar = "#" * filled + "-" * (self.width - filled)
-            text = f"{stage:<10} [{bar}] {frac:6.1%} {done:,}/{total:,} {now - self._start:5.1f} s"
-        else:
-            text = f"{stage:<10} ..."
-        self.stream.write("\r" + text + "\x1b[K")
-        self.stream.flush()
+            if self._task is not None:
+                self._bar.remove_task(self._task)
+            self._stage = stage
+            self._task = self._bar.add_task(stage, total=total or None)
+        self._bar.update(self._task, completed=done, total=total or None)
 
     def close(self) -> None:
-        """End the current line (call when the work is done or failed)."""
-        if self._stage is not None:
-            self.stream.write("\r\x1b[K")
-            self.stream.flush()
-            self._stage = None
+        """Remove the bars (call when the work is done or failed)."""
+        self._bar.stop()

@@ -71,11 +71,13 @@ class RunInfo:
 
     def lines(self) -> list[str]:
         """Human summary, one item per line (what ``lite-decluster run`` prints on stderr)."""
-        out = [f"read        {self.n_rows:,} rows ({self.format}) from {self.source}"]
+        out = [f"read        {_n(self.n_rows, 'row')} ({self.format}) from {self.source}"]
         filtered = []
         if self.n_type_dropped:
             kinds = ", ".join(f"{k} {v:,}" for k, v in self.type_counts.items())
-            filtered.append(f"{self.n_type_dropped:,} not earthquakes ({kinds})")
+            filtered.append(f"{self.n_type_dropped:,} not "
+                            f"{'an earthquake' if self.n_type_dropped == 1 else 'earthquakes'}"
+                            f" ({kinds})")
         if self.n_invalid_dropped:
             filtered.append(f"{self.n_invalid_dropped:,} invalid")
         if self.n_selection_dropped:
@@ -95,9 +97,9 @@ class RunInfo:
         else:
             rule = "inside a window" if self.method == "gardner-knopoff" else "linked"
         out.append(
-            f"classified  {self.n_classified:,} events: {self.n_background:,} background"
+            f"classified  {_n(self.n_classified, 'event')}: {self.n_background:,} background"
             + (f" ({bg:.1%})" if bg is not None else "")
-            + f", {self.n_aftershock:,} aftershocks ({rule})"
+            + f", {_n(self.n_aftershock, 'aftershock')} ({rule})"
         )
         if self.expected_background is not None and self.n_classified:
             share = self.expected_background / self.n_classified
@@ -106,8 +108,9 @@ class RunInfo:
         if self.n_first:
             out.append(f"            {self.n_first:,} with no earlier event: labelled background")
         if self.n_classified:
+            others = self.n_classified - self.n_clusters
             out.append(f"clusters    {self.n_clusters:,} (one mainshock each; "
-                       f"{self.n_classified - self.n_clusters:,} events in them besides)")
+                       f"{_n(others, 'other event')} in them)")
         if self.mc is None:
             out.append("Mc          none: every event kept")
         else:
@@ -115,7 +118,7 @@ class RunInfo:
         b_text = f"{self.b:.3f}" if self.b is not None else "-"
         if self.b_sigma is not None:
             b_text += f" ± {self.b_sigma:.3f}"
-        extra = f", {self.b_n:,} events" if self.b_n else ""
+        extra = f", {_n(self.b_n, 'event')}" if self.b_n else ""
         out.append(f"b           {b_text} ({self.b_method}{extra})")
         if self.method == "forest":
             td = self.model_td_fraction
@@ -142,3 +145,8 @@ def _describe_spec(spec: Mapping[str, Any]) -> str:
     else:
         dist = ("hypocentral" if spec.get("hypocentral") else "epicentral") + " distance in km"
     return f"spec {spec.get('name')}, {dist}, df {spec.get('df'):g}, q {spec.get('q'):g}"
+
+
+def _n(count: int, noun: str) -> str:
+    """'1 row', '2 rows', '1,234 rows'."""
+    return f"{count:,} {noun}" + ("" if count == 1 else "s")

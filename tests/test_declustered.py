@@ -151,3 +151,22 @@ def test_real_catalogs_declustered_verbatim(shared_data, tmp_path, name):
     assert got[0] == header
     assert got[1:] == [r for r, k in zip(rows, keep, strict=True) if k]
     assert keep.sum() == done.info.n_clusters
+
+
+def test_api_declustered_catalog_and_realizations():
+    import lite_decluster as ld
+
+    out = ld.decluster(EXAMPLE)
+    main = ld.declustered_catalog(out)
+    assert list(main.columns) == out.attrs["input_columns"]
+    assert len(main) == out["cluster"].nunique()
+    assert (out.loc[main.index, "mag"] == out.loc[main.index].groupby(
+        out.loc[main.index, "cluster"])["mag"].transform("max")).all()
+    bg = ld.declustered_catalog(out, keep="background")
+    assert len(bg) == len(main) and (out.loc[bg.index, "label"] == "background").all()
+    real = ld.realizations(out, 100, seed=3)
+    expected = out.attrs["run"]["expected_background"]
+    assert abs(real.groupby("realization").size().mean() - expected) / expected < 0.01
+    assert real.equals(ld.realizations(out, 100, seed=3))
+    with pytest.raises(ValueError, match="no probabilities"):
+        ld.realizations(ld.decluster(EXAMPLE, method="nnd-threshold"), 2)
