@@ -249,7 +249,8 @@ def label_catalog(
         info.timings = timings
         return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
 
-    prep = add_features(selected, workers=threads if threads else -1)
+    prep = add_features(selected, workers=threads if threads else -1,
+                        progress=(lambda d, t: tick("features", d, t)) if progress else None)
     del selected
     # From here on an event needs only its input row, id and magnitude (for its cluster).
     prep.table = prep.table[[c for c in ("row", "event_id", "magnitude") if c in prep.table]]

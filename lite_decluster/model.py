@@ -127,6 +127,11 @@ def _resolve(model, directory) -> tuple[dict, Path]:
     if _looks_like_path(model):
         path = Path(model)
         manifest_path = path.parent / MANIFEST
+        if not path.is_file():
+            raise ModelError(
+                f"model file {path} not found (shipped models: --model 10, 25, 50, 75 or 100, "
+                "or a name such as rf_td025; see lite-decluster models)"
+            )
         if not manifest_path.is_file():
             raise ModelError(
                 f"{path}: no {MANIFEST} beside the model file; its sha256 and feature spec "
@@ -212,6 +217,35 @@ class Model:
 
     def __repr__(self) -> str:
         return f"Model(name={self.name!r}, n_features={self.n_features}, path='{self.path}')"
+
+    def predict(self, features, *, batch_size: int = DEFAULT_BATCH) -> np.ndarray:
+        """Aftershock probability of every row of a :func:`compute_features` result, shape
+        (n,) float64; NaN for rows without finite features (an event with no earlier one).
+
+        The features must have been computed with this model's specification (the
+        ``feature_spec`` in ``features.attrs``, e.g. ``compute_features(cat,
+        spec=model.spec_dict)``); another specification is refused.
+        """
+        from lite_decluster.features import feature_matrix, get_spec
+
+        got = getattr(features, "attrs", {}).get("feature_spec")
+        want = get_spec(self.spec_dict)
+        if got is None:
+            raise ModelError("expected the DataFrame returned by compute_features")
+        have = get_spec(got)
+        if (have.name, have.df, have.q, have.hypocentral, have.distance) != (
+                want.name, want.df, want.q, want.hypocentral, want.distance):
+            raise ModelError(
+                f"features computed with spec {have.name} (df {have.df:g}, q {have.q:g}) but "
+                f"model {self.name} was trained on spec {want.name} (df {want.df:g}, "
+                f"q {want.q:g}): use compute_features(..., spec=model.spec_dict)"
+            )
+        X = feature_matrix(features, self.spec_dict)
+        ok = np.isfinite(X).all(axis=1)
+        out = np.full(len(X), np.nan)
+        if ok.any():
+            out[ok] = self.predict_proba(X[ok], batch_size=batch_size)
+        return out
 
     def predict_proba(
         self,

@@ -7,7 +7,7 @@ catalogs identically.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -123,12 +123,17 @@ def select_events(
                     b=b_val, b_method=b_method, b_estimate=b_est, below_mc=below_mc)
 
 
-def add_features(selected: Selected, *, workers: int = -1) -> Prepared:
+def add_features(
+    selected: Selected, *, workers: int = -1,
+    progress: Callable[[int, int], object] | None = None,
+) -> Prepared:
     """The nearest-neighbour features and model inputs of the selected events.
 
     workers : threads for the neighbour search (-1: all cores).
+    progress : callable(done, total), called as the neighbour search advances.
     """
-    feats = compute_features(selected.table, spec=selected.spec, workers=workers)
+    feats = compute_features(selected.table, spec=selected.spec, workers=workers,
+                             progress=progress)
     fields = {k: getattr(selected, k) for k in Selected.__dataclass_fields__}
     return Prepared(**fields, features=feats, X=feature_matrix(feats, selected.spec))
 

@@ -89,7 +89,7 @@ def test_progress_only_on_a_terminal(example_csv, tiny_models, monkeypatch):
     res = invoke("run", example_csv, "--models-dir", tiny_models, "-o",
                  example_csv.with_name("tty.csv"))
     assert res.exit_code == 0, res.stderr
-    assert "\r" in res.stderr and "predict" in res.stderr
+    assert "predict" in res.stderr and "features" in res.stderr
     res = invoke("run", example_csv, "--models-dir", tiny_models, "-q", "-o",
                  example_csv.with_name("quiet.csv"))
     assert res.exit_code == 0 and res.stderr == ""

@@ -98,3 +98,9 @@ def test_summary_counts_read_naturally():
     assert "0 aftershocks" in text and "1 event:" in text and "1 background" in text
     info.n_aftershock, info.n_classified = 1, 2
     assert "1 aftershock (" in "\n".join(info.lines())
+
+
+def test_missing_model_file_says_so(example_csv):
+    res = CliRunner().invoke(cli.app, ["run", str(example_csv), "--model", "nothere.onnx"])
+    assert res.exit_code == 2
+    assert "model file nothere.onnx not found" in res.stderr and "manifest" not in res.stderr

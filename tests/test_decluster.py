@@ -219,6 +219,7 @@ def test_bad_model_refused_before_the_search(tmp_path, tiny_models):
     stages.clear()
     decluster(small_catalog(), 50, models_directory=tiny_models,
               progress=lambda stage, done, total: stages.append(stage))
+    stages = [s for k, s in enumerate(stages) if k == 0 or s != stages[k - 1]]  # per stage
     assert stages[:4] == ["read", "model", "features", "model"] and "predict" in stages
 
 

@@ -16,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import lite_decluster.features as F
+import lite_decluster.neighbours as N
 from lite_decluster import compute_features, read_catalog
 from lite_decluster.features import FeatureSpec, feature_matrix, get_spec
 
@@ -139,12 +140,12 @@ def test_geographic_parents_match_brute_force(cat):
 @contextmanager
 def small_window(width=2):
     """A tiny brute-force window forces every level of the tree search on small catalogs."""
-    old = F._WINDOW
-    F._WINDOW = width
+    old = N._WINDOW
+    N._WINDOW = width
     try:
         yield
     finally:
-        F._WINDOW = old
+        N._WINDOW = old
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -165,7 +166,7 @@ def test_projected_parents_match_brute_force(n, seed, small):
     x[::5] = x[0] if n else x[::5]
     m = np.round(1.5 + rng.exponential(0.5, n), 1)
     cat = pd.DataFrame({"time": t, "x": x, "y": y, "magnitude": m})
-    with small_window(2 if small else F._WINDOW):
+    with small_window(2 if small else N._WINDOW):
         ours = compute_features(cat, b=0.9)
 
     def dist(i, j):
@@ -206,15 +207,21 @@ def test_clustered_catalog_matches_brute_force(seed, window):
 
 @contextmanager
 def tuning(**values):
-    """Set search tuning constants of the features module for one test."""
-    old = {k: getattr(F, k) for k in values}
+    """Set search tuning constants of the neighbour-search modules for one test."""
+    import lite_decluster.neighbour_pairs as P
+
+    mods = {k: [m for m in (N, P) if hasattr(m, k)] for k in values}
+    assert all(mods.values()), mods
+    old = {k: getattr(mods[k][0], k) for k in values}
     for k, v in values.items():
-        setattr(F, k, v)
+        for m in mods[k]:
+            setattr(m, k, v)
     try:
         yield
     finally:
         for k, v in old.items():
-            setattr(F, k, v)
+            for m in mods[k]:
+                setattr(m, k, v)
 
 
 @pytest.mark.parametrize("seed", [2, 3])

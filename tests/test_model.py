@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _fixtures import write_manifest
+from _fixtures import EXAMPLE, tiny_models, write_manifest
+
+__all__ = ["tiny_models"]  # fixture used here
 
 from lite_decluster import model as lm
 from lite_decluster.model import ModelError, load_manifest, load_model, verify_models
@@ -191,3 +193,19 @@ def test_package_dir_and_runtime_imports():
     root = Path(lm.__file__).resolve().parent.parent
     proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+def test_predict_takes_compute_features_output(tiny_models):
+    import lite_decluster as ld
+
+    model = ld.load_model(25, directory=tiny_models)
+    cat = ld.read_catalog(EXAMPLE)
+    cat = cat[cat["magnitude"] >= 2.7].reset_index(drop=True)
+    feats = ld.compute_features(cat, spec={**model.spec_dict, "b": 1.0})
+    p = model.predict(feats)
+    X = ld.feature_matrix(feats, model.spec_dict)
+    ok = np.isfinite(X).all(axis=1)
+    assert np.isnan(p[~ok]).all() and (~ok).sum() == 1  # the first event
+    np.testing.assert_array_equal(p[ok], model.predict_proba(X[ok]))
+    with pytest.raises(ModelError, match="spec"):
+        model.predict(ld.compute_features(cat, b=1.0, df=1.3))
