@@ -45,16 +45,15 @@ from lite_decluster.assemble import (
     labelled_blocks,
     row_times,
 )
-from lite_decluster.catalog import LoadedCatalog, load_catalog
+from lite_decluster.catalog import load_catalog
 from lite_decluster.completeness import McPeriods, parse_mc
 from lite_decluster.errors import DeclusterError
 from lite_decluster.features import get_spec
 from lite_decluster.memory import release_free_memory
-from lite_decluster.methods import FEATURELESS, MethodError, run_method
-from lite_decluster.model import DEFAULT_BATCH, Model, ModelError, check_model, load_model
-from lite_decluster.nnd import nnd_threshold
+from lite_decluster.methods import FEATURELESS, METHODS, run_method
+from lite_decluster.model import Model, ModelError, check_model, load_model
 from lite_decluster.pipeline import Prepared, Selected, add_features, select_events
-from lite_decluster.runinfo import RunInfo
+from lite_decluster.runinfo import RunInfo, note_spec_overrides, start_info
 from lite_decluster.selection import Selection, apply_selection, make_selection
 
 __all__ = [
@@ -76,8 +75,6 @@ __all__ = [
     "assemble",
 ]
 
-METHODS = ("forest", "nnd-threshold", "gardner-knopoff", "reasenberg", "etas")
-
 
 #: Keys accepted in ``columns=``: canonical column -> the input's column name.
 COLUMN_OPTIONS = (
@@ -85,7 +82,6 @@ COLUMN_OPTIONS = (
 )  # fmt: skip
 
 _PROGRESS_BATCH = 20_000
-_B_PLAUSIBLE = (0.7, 1.5)  # b-values outside this range usually mean a wrong Mc
 
 Progress = Callable[[str, int, int], object]
 
@@ -223,37 +219,14 @@ def label_catalog(
         release_free_memory()
     if method in FEATURELESS:
         prep = _no_features(selected)
-        lap("features")
-        tick("fit" if method == "etas" else "classify")
-        try:
-            out = run_method(method, selected.table, selected.mc, method_options,
-                             threshold=threshold,
-                             progress=(lambda k, ll: tick("fit", k, 0)) if progress else None)
-        except MethodError as exc:
-            raise DeclusterError(str(exc)) from exc
-        del selected
-        prep.table = prep.table[[c for c in ("row", "event_id", "magnitude") if c in prep.table]]
-        lap("fit" if method == "etas" else "classify")
-        info = _start_info(loaded, prep, method, None, n_events)
-        info.input_stat = stat
-        info.n_selection_dropped = n_selection_dropped
-        info.selection = selection.describe() if selection is not None else ""
-        info.method_summary, info.method_lines = out.summary, out.lines
-        if method == "etas":
-            info.threshold = float(threshold)
-        ok = out.labelled
-        labels = build_labels(loaded, left_out, prep, out.p_aftershock, out.aftershock, ok,
-                         np.ones(len(ok), dtype=bool), info, parent=out.parent,
-                         cluster=out.cluster, unlabelled_reason=out.reason)
-        labels.row_time = row_time
-        info.timings = timings
-        return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
-
-    prep = add_features(selected, workers=threads if threads else -1,
-                        progress=(lambda d, t: tick("features", d, t)) if progress else None)
+    else:
+        prep = add_features(
+            selected, workers=threads if threads else -1,
+            progress=(lambda d, t: tick("features", d, t)) if progress else None,
+        )
+        # From here on an event needs only its input row, id and magnitude (its cluster).
+        prep.table = _slim(prep.table)
     del selected
-    # From here on an event needs only its input row, id and magnitude (for its cluster).
-    prep.table = prep.table[[c for c in ("row", "event_id", "magnitude") if c in prep.table]]
     release_free_memory()
     lap("features")
     if method == "forest":
@@ -264,45 +237,36 @@ def label_catalog(
         )
         lap("model")
 
-    info = _start_info(loaded, prep, method, loaded_model, n_events)
+    stage = {"forest": "predict", "etas": "fit"}.get(method, "classify")
+    tick(stage)
+    out = run_method(method, prep, method_options, model=loaded_model, threshold=threshold,
+                     progress=tick if progress is not None else None)
+    prep.table = _slim(prep.table)
+    lap(stage)
+    info = start_info(loaded, prep, method, loaded_model, n_events)
     info.input_stat = stat
     info.n_selection_dropped = n_selection_dropped
     info.selection = selection.describe() if selection is not None else ""
-    has_parent = prep.features["parent"].to_numpy() >= 0
-    p = np.full(len(prep.table), np.nan)
+    info.method_summary, info.method_lines = out.summary, out.lines
+    for key, value in out.info.items():
+        setattr(info, key, value)
     if loaded_model is not None:
-        info.threshold = float(threshold)
-        _note_spec_overrides(info, loaded_model, df, hypocentral)
-        # Only rows with finite features are scored: the forest would route NaN silently.
-        ok = has_parent & np.isfinite(prep.X).all(axis=1)
-        if ok.any():
-            p[ok] = loaded_model.predict_proba(
-                prep.X if ok.all() else prep.X[ok],
-                # Smaller batches only so that a progress bar moves; same probabilities.
-                batch_size=_PROGRESS_BATCH if progress is not None else DEFAULT_BATCH,
-                progress=lambda done, total: tick("predict", done, total),
-            )
-        aftershock = p > threshold
-        lap("predict")
-    else:
-        log_eta = prep.features["log10_eta"].to_numpy(dtype=float)
-        try:
-            cut = nnd_threshold(log_eta[has_parent])
-        except ValueError as exc:
-            raise DeclusterError(f"NND threshold method: {exc}") from exc
-        info.nnd_threshold = cut
-        ok = has_parent & np.isfinite(log_eta)
-        aftershock = ok & (log_eta < cut)
-        lap("classify")
-
+        note_spec_overrides(info, loaded_model, df, hypocentral)
     # The model inputs are spent: their memory goes back before the labels are built.
     prep.X = np.zeros((0, prep.X.shape[1]), np.float32)
     release_free_memory()
-    labels = build_labels(loaded, left_out, prep, p, aftershock, ok, has_parent, info)
+    has_parent = out.has_parent if out.has_parent is not None else np.ones(len(out.parent), bool)
+    labels = build_labels(loaded, left_out, prep, out.p_aftershock, out.aftershock,
+                          out.labelled, has_parent, info, parent=out.parent,
+                          cluster=out.cluster, unlabelled_reason=out.reason)
     labels.row_time = row_time
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output
     return Labelled(labels=labels, info=info, raw=loaded.raw, events=events)
+
+
+def _slim(table: pd.DataFrame) -> pd.DataFrame:
+    return table[[c for c in ("row", "event_id", "magnitude") if c in table]]
 
 
 def _no_features(selected: Selected) -> Prepared:
@@ -426,61 +390,5 @@ def decluster(
     )
     result.attrs["run"] = info.to_dict()
     return result
-
-
-def _start_info(
-    loaded: LoadedCatalog, prep: Prepared, method: str, model: Model | None, n_events: int
-) -> RunInfo:
-    rep = loaded.report
-    info = RunInfo(
-        source=rep.source,
-        method=method,
-        n_rows=rep.n_rows,
-        format=rep.format,
-        n_type_dropped=rep.n_type_dropped,
-        type_counts=dict(rep.type_counts),
-        n_invalid_dropped=rep.n_invalid_dropped,
-        n_below_mc=n_events - len(prep.table),
-        mc=prep.mc,
-        mc_method=prep.mc_method,
-        b=prep.b,
-        b_method=prep.b_method,
-        feature_spec=prep.spec.to_dict(),
-    )
-    # The catalog report's extra remarks (rollovers, duplicates, sorting, depths).
-    skip = ("read ", "dropped ", "kept ")
-    info.catalog_notes = [line for line in rep.lines() if not line.startswith(skip)]
-    if prep.b_estimate is not None:
-        info.b_sigma = float(prep.b_estimate.sigma)
-        info.b_n = int(prep.b_estimate.n)
-        if not _B_PLAUSIBLE[0] <= prep.b <= _B_PLAUSIBLE[1]:
-            # Usually an Mc that is too low for part of the catalog (completeness that
-            # changes with time or place), which also distorts the metric.
-            info.notes.append(
-                f"b = {prep.b:.2f} is outside the usual {_B_PLAUSIBLE[0]}-{_B_PLAUSIBLE[1]}: "
-                "check Mc (completeness may vary in time or space; try --mc VALUE or --b VALUE)"
-            )
-    if model is not None:
-        info.model_name = model.name
-        td = model.entry.get("td_fraction")
-        info.model_td_fraction = float(td) if td is not None else None
-        info.model_sha256 = model.sha256
-        info.model_path = str(model.path)
-    return info
-
-
-def _note_spec_overrides(
-    info: RunInfo, model: Model, df: float | None, hypocentral: bool | None
-) -> None:
-    """Warn when the metric differs from the one the forest was trained on."""
-    trained = get_spec(model.spec_dict)
-    if df is not None and float(df) != trained.df:
-        info.notes.append(
-            f"df {df:g} differs from the model's training value {trained.df:g}: "
-            "probabilities may be biased"
-        )
-    if hypocentral is not None and bool(hypocentral) != trained.hypocentral:
-        kind = "hypocentral" if hypocentral else "epicentral"
-        info.notes.append(f"{kind} distance differs from the model's training setting")
 
 

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["RunInfo"]
+__all__ = ["RunInfo", "note_spec_overrides", "start_info"]
+
+_B_PLAUSIBLE = (0.7, 1.5)  # b-values outside this range usually mean a wrong Mc
 
 
 @dataclass
@@ -150,3 +152,61 @@ def _describe_spec(spec: Mapping[str, Any]) -> str:
 def _n(count: int, noun: str) -> str:
     """'1 row', '2 rows', '1,234 rows'."""
     return f"{count:,} {noun}" + ("" if count == 1 else "s")
+
+
+def start_info(
+    loaded: Any, prep: Any, method: str, model: Any, n_events: int
+) -> RunInfo:
+    rep = loaded.report
+    info = RunInfo(
+        source=rep.source,
+        method=method,
+        n_rows=rep.n_rows,
+        format=rep.format,
+        n_type_dropped=rep.n_type_dropped,
+        type_counts=dict(rep.type_counts),
+        n_invalid_dropped=rep.n_invalid_dropped,
+        n_below_mc=n_events - len(prep.table),
+        mc=prep.mc,
+        mc_method=prep.mc_method,
+        b=prep.b,
+        b_method=prep.b_method,
+        feature_spec=prep.spec.to_dict(),
+    )
+    # The catalog report's extra remarks (rollovers, duplicates, sorting, depths).
+    skip = ("read ", "dropped ", "kept ")
+    info.catalog_notes = [line for line in rep.lines() if not line.startswith(skip)]
+    if prep.b_estimate is not None:
+        info.b_sigma = float(prep.b_estimate.sigma)
+        info.b_n = int(prep.b_estimate.n)
+        if not _B_PLAUSIBLE[0] <= prep.b <= _B_PLAUSIBLE[1]:
+            # Usually an Mc that is too low for part of the catalog (completeness that
+            # changes with time or place), which also distorts the metric.
+            info.notes.append(
+                f"b = {prep.b:.2f} is outside the usual {_B_PLAUSIBLE[0]}-{_B_PLAUSIBLE[1]}: "
+                "check Mc (completeness may vary in time or space; try --mc VALUE or --b VALUE)"
+            )
+    if model is not None:
+        info.model_name = model.name
+        td = model.entry.get("td_fraction")
+        info.model_td_fraction = float(td) if td is not None else None
+        info.model_sha256 = model.sha256
+        info.model_path = str(model.path)
+    return info
+
+
+def note_spec_overrides(
+    info: RunInfo, model: Any, df: float | None, hypocentral: bool | None
+) -> None:
+    """Warn when the metric differs from the one the forest was trained on."""
+    from lite_decluster.feature_spec import get_spec
+
+    trained = get_spec(model.spec_dict)
+    if df is not None and float(df) != trained.df:
+        info.notes.append(
+            f"df {df:g} differs from the model's training value {trained.df:g}: "
+            "probabilities may be biased"
+        )
+    if hypocentral is not None and bool(hypocentral) != trained.hypocentral:
+        kind = "hypocentral" if hypocentral else "epicentral"
+        info.notes.append(f"{kind} distance differs from the model's training setting")
