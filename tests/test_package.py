@@ -76,3 +76,19 @@ def test_installed_package_ships_models_and_cli(tmp_path):
         [str(exe), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert res.returncode == 0 and "run" in res.stdout
+
+
+def test_every_runtime_package_is_installed():
+    tomllib = pytest.importorskip("tomllib")
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+                 ["packages"])
+    found = {".".join(p.relative_to(ROOT).parts[:-1]) for p in (ROOT / "lite_decluster")
+             .rglob("__init__.py") if "__pycache__" not in p.parts}
+    assert found <= listed, sorted(found - listed)
+
+
+def test_no_runtime_module_over_about_400_lines():
+    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines())
+             for p in (ROOT / "lite_decluster").rglob("*.py")}
+    assert max(sizes.values()) <= 420, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
