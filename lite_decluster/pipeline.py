@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import CatalogError, apply_completeness
-from lite_decluster.completeness import McPeriods
+from lite_decluster.catalog import CatalogError
+from lite_decluster.completeness import McPeriods, apply_completeness
 from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
 from lite_decluster.magnitudes import BValue, estimate_b
 

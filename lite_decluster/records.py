@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from lite_decluster.catalog import _open, _record_blocks, _record_ends
+from lite_decluster.catalog.source import _open, _record_blocks, _record_ends
 
 __all__ = ["iter_records"]
 

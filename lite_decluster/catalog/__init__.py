@@ -1,0 +1,60 @@
+"""Read an earthquake catalog into one validated, time-sorted table.
+
+Formats, detected from the header (or forced with ``format=``):
+
+- ``comcat``: USGS ComCat CSV (``time,latitude,longitude,depth,mag,magType,...,id,...,type``).
+- ``scsn``: SCEDC/SCSN CSV (``time_utc,etype,gtype,mag,magtype,lat,lon,depth,...,evid,...``).
+- ``ingv``: INGV FDSN text, pipe-delimited, header line starting with ``#``.
+- ``generic``: delimited text (comma, ``|``, ``;``, tab or whitespace) with common column names;
+  time as one column, as split ``year,month,day[,hour,minute,second]`` columns or as decimal years.
+- ``projected``: ``x``, ``y`` in km and a float time in days (synthetic or projected catalogs).
+
+Every kept row links back to its source: ``row`` is its 0-based position among the input's data
+rows (and in :attr:`LoadedCatalog.raw`), ``line`` its 1-based physical line in the file, header
+counted, so that messages and downstream results can point at the exact line.
+
+Modules, one job each: :mod:`.source` (opening files, blocks of whole records), :mod:`.columns`
+(format detection, column resolution), :mod:`.times` (time parsing and leap-second repair),
+:mod:`.checks` and :mod:`.values` (value validation), :mod:`.table` (the table,
+:func:`load_catalog`), :mod:`.report` (what was read), :mod:`.errors` (:class:`CatalogError`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lite_decluster.catalog.columns import FORMATS
+from lite_decluster.catalog.errors import CatalogError
+from lite_decluster.catalog.report import CatalogReport, LoadedCatalog
+from lite_decluster.catalog.source import (
+    CatalogSource,
+    _open,
+    _record_blocks,
+    _record_ends,
+    open_catalog,
+)
+from lite_decluster.catalog.table import load_catalog, read_catalog
+
+__all__ = [
+    "FORMATS",
+    "CatalogError",
+    "CatalogReport",
+    "CatalogSource",
+    "LoadedCatalog",
+    "apply_completeness",
+    "load_catalog",
+    "open_catalog",
+    "read_catalog",
+]
+# Private helpers re-exported for lite_decluster.records (verbatim copies of input records).
+_PRIVATE = (_open, _record_blocks, _record_ends)
+
+
+def __getattr__(name: str) -> Any:
+    # apply_completeness moved to lite_decluster.completeness, which imports CatalogError from
+    # this package: resolved lazily so that neither import order makes a cycle.
+    if name == "apply_completeness":
+        from lite_decluster.completeness import apply_completeness
+
+        return apply_completeness
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
