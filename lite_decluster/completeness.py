@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog.errors import CatalogError
+from lite_decluster.catalog.errors import CatalogError, named
 from lite_decluster.magnitudes import estimate_mc
 
 __all__ = ["McPeriods", "apply_completeness", "parse_mc", "parse_mc_periods"]
@@ -76,7 +76,7 @@ class McPeriods:
             if hit.any():
                 out.append((rows[hit], f"below Mc {v:g} (period from {_short(s)})"))
         if not keep.any():
-            raise CatalogError(f"no events above the Mc periods {self.describe()}")
+            raise CatalogError(named(table, f"no events above the Mc periods {self.describe()}"))
         return table.loc[keep].reset_index(drop=True), out
 
     def excess(self, table: pd.DataFrame) -> np.ndarray:
@@ -192,7 +192,7 @@ def apply_completeness(
     mags = table["magnitude"].to_numpy(dtype=np.float64)
     if isinstance(mc, str) and mc.strip().lower() == "auto":
         if not np.isfinite(mags).any():
-            raise CatalogError("cannot estimate Mc: the catalog has no magnitudes")
+            raise CatalogError(named(table, "cannot estimate Mc: the catalog has no magnitudes"))
         value = float(estimate_mc(mags))
     else:
         try:
@@ -203,5 +203,7 @@ def apply_completeness(
             raise CatalogError(f"Mc must be finite, not {mc!r}")
     keep = mags >= value - _MC_TOLERANCE
     if not keep.any():
-        raise CatalogError(f"no events with magnitude >= Mc {value:g} (of {len(table):,})")
+        raise CatalogError(
+            named(table, f"no events with magnitude >= Mc {value:g} (of {len(table):,})")
+        )
     return table.loc[keep].reset_index(drop=True), value

@@ -134,7 +134,10 @@ def test_format_override_and_unknown_format(data_dir: Path) -> None:
     # as a generic file the SCSN columns are still found through the aliases
     loaded = load_catalog(data_dir / "scsn_small.csv", format="generic")
     assert loaded.report.format == "generic" and loaded.report.n_events == 5
-    with pytest.raises(CatalogError, match="unknown format 'quakeml'"):
+    with pytest.raises(CatalogError, match="unknown format 'isf'"):
+        load_catalog(data_dir / "scsn_small.csv", format="isf")
+    # quakeml is a format now, and a CSV file is not QuakeML
+    with pytest.raises(CatalogError, match="scsn_small.csv: not QuakeML"):
         load_catalog(data_dir / "scsn_small.csv", format="quakeml")
 
 

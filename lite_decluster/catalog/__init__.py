@@ -8,6 +8,13 @@ Formats, detected from the header (or forced with ``format=``):
 - ``generic``: delimited text (comma, ``|``, ``;``, tab or whitespace) with common column names;
   time as one column, as split ``year,month,day[,hour,minute,second]`` columns or as decimal years.
 - ``projected``: ``x``, ``y`` in km and a float time in days (synthetic or projected catalogs).
+- ``quakeml``: QuakeML 1.2 (BED), by suffix (.xml, .quakeml, .qml) or content: each event's
+  preferred origin and magnitude, read as a stream (:mod:`.quakeml`).
+
+Column choices that need the data (:mod:`.settle`): a ``time`` column of numbers in the years
+1678-2261 holds decimal years; a type column of magnitude types (ML, mb, Mw) is not an event
+type. Depths are checked for metres and for a negative-downwards sign (:mod:`.values`); each
+such reading is a note in the report. The magnitude column's preference is in :mod:`.columns`.
 
 Every kept row links back to its source: ``row`` is its 0-based position among the input's data
 rows (and in :attr:`LoadedCatalog.raw`), ``line`` its 1-based physical line in the file, header
@@ -15,8 +22,9 @@ counted, so that messages and downstream results can point at the exact line.
 
 Modules, one job each: :mod:`.source` (opening files, blocks of whole records), :mod:`.columns`
 (format detection, column resolution), :mod:`.times` (time parsing and leap-second repair),
-:mod:`.checks` and :mod:`.values` (value validation), :mod:`.table` (the table,
-:func:`load_catalog`), :mod:`.report` (what was read), :mod:`.errors` (:class:`CatalogError`).
+:mod:`.checks` and :mod:`.values` (value validation), :mod:`.settle` (choices made on the first
+block), :mod:`.accumulate` and :mod:`.table` (the table, :func:`load_catalog`), :mod:`.quakeml`
+(QuakeML events), :mod:`.report` (what was read), :mod:`.errors` (:class:`CatalogError`).
 """
 
 from __future__ import annotations

@@ -61,11 +61,14 @@ def _number(
 
 
 def _locator(
-    name: str, frame: bool, rows: np.ndarray, lines: np.ndarray
+    name: str, item: str | None, rows: np.ndarray, lines: np.ndarray
 ) -> Callable[[int], str]:
-    """Where the i-th validated row is, as text: 'file, line 17' or '<DataFrame>, row 15'."""
-    if frame:
+    """Where the i-th validated row is, as text: 'file, line 17' (item None), '<DataFrame>,
+    row 15' (item 'row') or 'file.xml, event 3' (item 'event': the 1-based ``lines``)."""
+    if item == "row":
         return lambda i: f"{name}, row {rows[i]}"
+    if item == "event":
+        return lambda i: f"{name}, event {lines[i]}"
     return lambda i: f"{name}, line {lines[i]}"
 
 

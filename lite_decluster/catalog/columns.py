@@ -1,28 +1,49 @@
-"""Format detection and column resolution: which source column holds each canonical column."""
+"""Format detection and column resolution: which source column holds each canonical column.
+
+Magnitude: the format's own column, else a column named ``magnitude``, ``mag`` or ``m``, else
+the one column named as a magnitude type (``ML``, ``MLv``, ``MLNZ20``, ``Mw``, ``mb``, ``Ms``,
+``Md``...). Several magnitude-type columns and no generic one is an error listing them: which
+scale to decluster on is the user's choice (``--mag-col``), and each such column is usually
+empty where another scale was measured.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from lite_decluster.catalog.errors import CatalogError
 
-__all__ = ["FORMATS"]
+__all__ = ["FORMATS", "OPTIONS", "is_magnitude_type"]
 
-FORMATS = ("comcat", "scsn", "ingv", "generic", "projected")
+FORMATS = ("comcat", "scsn", "ingv", "generic", "projected", "quakeml")
 
 # Source column names for each canonical column, in order of preference, matched case-insensitively.
 _ALIASES: dict[str, tuple[str, ...]] = {
-    "time": ("time", "time_utc", "origin_time", "origintime", "datetime", "date_time", "otime"),
+    "time": ("time", "time_utc", "origin_time", "origintime", "datetime", "date_time", "otime",
+             "time_string", "timestring", "event_time"),
     "latitude": ("latitude", "lat"),
     "longitude": ("longitude", "lon", "long", "lng"),
-    "depth": ("depth", "depth_km", "depth/km", "dep"),
-    "magnitude": ("magnitude", "mag", "mw", "ml", "m"),
-    "event_id": ("event_id", "eventid", "evid", "id"),
+    "depth": ("depth", "depth_km", "depth/km", "dep", "depth_m", "depth/m", "depth(m)",
+              "depth_meters", "depth_metres"),
+    "magnitude": ("magnitude", "mag", "m"),
+    "event_id": ("event_id", "eventid", "evid", "id", "publicid", "public_id"),
     "event_type": ("event_type", "eventtype", "etype", "type"),
     "x": ("x", "x_km"),
     "y": ("y", "y_km"),
 }
+# The command-line option that names each column (x and y: load_catalog's x=/y= only).
+OPTIONS: dict[str, str] = {
+    "time": "--time-col", "latitude": "--lat-col", "longitude": "--lon-col",
+    "depth": "--depth-col", "magnitude": "--mag-col", "event_id": "--id-col",
+    "event_type": "--type-col", "x": "x=", "y": "y=",
+}
+# Magnitude types as column names or as the values of a type column: ML, MLv, MLNZ20, Mw, Mww,
+# Mwr, Mw(mB), mb, mB, mb_Lg, mbLg, Ms, Msz, Md, Me, Mh, Mj, Mjma (not 'Mc': completeness).
+_MAGNITUDE_TYPE = re.compile(
+    r"^m(?:[lw][a-z0-9]{0,5}(?:\(m[a-z]{1,3}\))?|b(?:_?lg|b)?|sz?|[deh]|jma|j)$", re.IGNORECASE
+)
 _PROJECTED_TIME = ("time", "t", "time_days", "days")
 _DECIMAL_YEAR = ("decimal_year", "decyear", "dec_year", "decimalyear")
 _SPLIT_TIME = {
@@ -47,6 +68,10 @@ _FORMAT_COLUMNS: dict[str, dict[str, str]] = {
              "magnitude": "mag", "event_id": "evid", "event_type": "etype"},
     "ingv": {"time": "time", "latitude": "latitude", "longitude": "longitude", "depth": "depth/km",
              "magnitude": "magnitude", "event_id": "eventid", "event_type": "eventtype"},
+    # The columns lite_decluster.catalog.quakeml makes of each event.
+    "quakeml": {"time": "time", "latitude": "latitude", "longitude": "longitude",
+                "depth": "depth", "magnitude": "magnitude", "event_id": "event_id",
+                "event_type": "event_type"},
 }
 
 
@@ -97,7 +122,8 @@ def _resolve_columns(
         if str(label).strip().lower() in found:
             return found[str(label).strip().lower()]
         raise CatalogError(
-            f"{name}: column {label!r} (given for {canon}) not found; columns found: {listing}"
+            f"{name}: column {label!r} (given for {canon} with {OPTIONS[canon]}) not found; "
+            f"columns found: {listing}"
         )
 
     def pick(canon: str, candidates: Sequence[str], required: bool) -> object | None:
@@ -109,7 +135,7 @@ def _resolve_columns(
         if required:
             raise CatalogError(
                 f"{name}: no {canon} column (looked for {', '.join(dict.fromkeys(candidates))}); "
-                f"columns found: {listing}"
+                f"columns found: {listing}; name it with {OPTIONS[canon]}"
             )
         return None
 
@@ -119,7 +145,10 @@ def _resolve_columns(
 
     place = ("x", "y") if fmt == "projected" else ("latitude", "longitude")
     source: dict[str, object | None] = {c: pick(c, candidates(c), True) for c in place}
-    source["magnitude"] = pick("magnitude", candidates("magnitude"), True)
+    source["magnitude"] = pick("magnitude", candidates("magnitude"), False)
+    if source["magnitude"] is None:
+        source["magnitude"] = _magnitude_type_column(columns, candidates("magnitude"), name,
+                                                     listing)
     for canon in ("depth", "event_id", "event_type"):
         source[canon] = pick(canon, candidates(canon), False)
 
@@ -165,5 +194,29 @@ def _resolve_time(
         return "text", {"time": found["date"]}
     raise CatalogError(
         f"{name}: no time column (looked for {', '.join(aliases)}, date, "
-        f"year/month/day or {', '.join(_DECIMAL_YEAR)}); columns found: {listing}"
+        f"year/month/day or {', '.join(_DECIMAL_YEAR)}); columns found: {listing}; "
+        "name it with --time-col"
+    )
+
+
+def is_magnitude_type(text: str) -> bool:
+    """Whether ``text`` is a magnitude type such as ML, MLv, Mw, mb, mb_Lg or Ms."""
+    return bool(_MAGNITUDE_TYPE.match(text.strip()))
+
+
+def _magnitude_type_column(
+    columns: Sequence[object], looked: Sequence[str], name: str, listing: str
+) -> object:
+    """The one column named as a magnitude type (GeoNet's MLv, say); several are an error."""
+    typed = [c for c in columns if is_magnitude_type(str(c))]
+    if len(typed) == 1:
+        return typed[0]
+    if typed:
+        raise CatalogError(
+            f"{name}: several magnitude columns ({', '.join(str(c) for c in typed)}) and none "
+            "named magnitude or mag; choose one with --mag-col"
+        )
+    raise CatalogError(
+        f"{name}: no magnitude column (looked for {', '.join(dict.fromkeys(looked))} or a "
+        f"magnitude type such as ML, Mw, mb); columns found: {listing}; name it with --mag-col"
     )

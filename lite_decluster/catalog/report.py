@@ -32,6 +32,9 @@ class CatalogReport:
     n_events: int = 0
     depth_missing: bool = False  # no depth column: every depth set to 0 km
     n_depth_filled: int = 0  # missing (NaN) depths set to 0 km
+    #: How the reader read the file where it had to choose (decimal years, depth units and sign,
+    #: a type column of magnitude types), one sentence each.
+    notes: list[str] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """A short human summary, one item per line."""
@@ -51,6 +54,7 @@ class CatalogReport:
             out.append("no depth column: depth set to 0 km")
         elif self.n_depth_filled:
             out.append(f"set {self.n_depth_filled:,} missing depths to 0 km")
+        out += self.notes
         if self.n_duplicates:
             out.append(f"kept {self.n_duplicates:,} rows that exactly duplicate an earlier row")
         if not self.was_sorted:

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog.errors import CatalogError
+from lite_decluster.catalog.quakeml import looks_like_quakeml, read_quakeml
 
 __all__ = ["CatalogSource", "open_catalog"]
 
@@ -49,6 +50,10 @@ class CatalogSource:
     path: Path | None = None
     frame: pd.DataFrame | None = None
     kwargs: dict[str, object] = field(default_factory=dict)
+    #: What messages call a row of ``frame``: 'row' (a DataFrame, 0-based) or 'event' (QuakeML,
+    #: 1-based, also its ``line``).
+    item: str = "row"
+    frame_lines: np.ndarray | None = None
 
     def blocks(
         self,
@@ -67,7 +72,8 @@ class CatalogSource:
             whole row).
         """
         if self.frame is not None:
-            yield (self.frame if usecols is None else self.frame.iloc[:, list(usecols)]), None
+            part = self.frame if usecols is None else self.frame.iloc[:, list(usecols)]
+            yield part, self.frame_lines
             return
         assert self.path is not None
         names = list(range(len(self.columns)))
@@ -164,7 +170,8 @@ def _parse_block(data: bytes, kwargs: dict[str, object], name: str, before: int)
 
 
 def open_catalog(source: str | os.PathLike[str] | pd.DataFrame) -> CatalogSource:
-    """Open a catalog file (plain, .gz, .xz, .bz2) or wrap a DataFrame; reads only the header.
+    """Open a catalog file (plain, .gz, .xz, .bz2) or wrap a DataFrame; reads only the header
+    of delimited text, a QuakeML file (.xml, .quakeml, .qml or XML content) whole.
 
     Raises CatalogError when the file is missing, unreadable or empty.
     """
@@ -174,6 +181,11 @@ def open_catalog(source: str | os.PathLike[str] | pd.DataFrame) -> CatalogSource
     path = Path(name)
     with _open(path, name) as fh:
         head = next(_record_blocks(fh, name), (b"", 0))[0]
+    if looks_like_quakeml(path.suffixes, head):
+        with _open(path, name) as fh:
+            frame = read_quakeml(fh, name)
+        return CatalogSource(name, list(frame.columns), path=path, frame=frame, item="event",
+                             frame_lines=np.arange(1, len(frame) + 1, dtype=np.int64))
     header = _first_line(head)
     if header is None:
         raise CatalogError(f"{name}: file is empty")

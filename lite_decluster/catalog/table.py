@@ -10,12 +10,14 @@ from dataclasses import asdict
 import numpy as np
 import pandas as pd
 
+from lite_decluster.catalog.accumulate import _Accumulator
 from lite_decluster.catalog.checks import _locator, _reasons
 from lite_decluster.catalog.columns import _Columns, _detect_format, _resolve_columns
 from lite_decluster.catalog.errors import CatalogError
 from lite_decluster.catalog.report import CatalogReport, LoadedCatalog
+from lite_decluster.catalog.settle import settle_columns
 from lite_decluster.catalog.source import open_catalog
-from lite_decluster.catalog.values import _parse_values
+from lite_decluster.catalog.values import _parse_values, settle_depths
 from lite_decluster.memory import release_free_memory
 
 __all__ = ["load_catalog", "read_catalog"]
@@ -23,14 +25,9 @@ __all__ = ["load_catalog", "read_catalog"]
 _MAX_EXAMPLES = 10
 
 
-def _as_string(s: pd.Series) -> pd.Series:
-    """Identifiers as strings; integer-valued floats (a DataFrame's ids with gaps) without a
-    trailing '.0'. (A file's ids are read as text, the same in every block.)"""
-    if pd.api.types.is_float_dtype(s.dtype):
-        v = s.to_numpy(dtype=np.float64)
-        if np.all(np.isnan(v) | (v == np.round(v))):
-            s = s.astype("Int64")
-    return s.astype("string")
+def _counts(counts: dict[str, int], most: int = 10) -> str:
+    text = ", ".join(f"{k}: {v:,}" for k, v in list(counts.items())[:most])
+    return text + (f" and {len(counts) - most:,} more" if len(counts) > most else "")
 
 
 def _type_filter(
@@ -59,6 +56,8 @@ def load_catalog(
     x: str | None = None,
     y: str | None = None,
     keep_raw: bool = True,
+    depth_unit: str = "auto",
+    depth_positive: str = "auto",
 ) -> LoadedCatalog:
     """Read and validate a catalog.
 
@@ -66,7 +65,8 @@ def load_catalog(
     ----------
     source : path (plain, .gz, .xz or .bz2) or DataFrame
         The catalog. For a DataFrame, messages name ``<DataFrame>`` and its positional row.
-    format : 'auto', 'comcat', 'scsn', 'ingv', 'generic' or 'projected'
+    format : 'auto', 'comcat', 'scsn', 'ingv', 'generic', 'projected' or 'quakeml'
+        QuakeML (.xml, .quakeml, .qml or XML content) is recognised whatever is asked.
     skip_invalid : bool
         Drop (and report) rows with invalid values instead of raising :class:`CatalogError`.
     event_types : types to keep (case-insensitive) when the catalog has a type column; None keeps
@@ -77,6 +77,12 @@ def load_catalog(
         Keep every input column in :attr:`LoadedCatalog.raw`. False parses only the columns the
         table needs (a file is read in blocks, so memory then follows the table, not the text);
         ``raw`` is then None.
+    depth_unit : 'auto', 'km' or 'm'
+        Unit of the depth column; 'auto': metres when the column is named so (``depth_m``) or
+        its median exceeds 1000, else km (see :mod:`lite_decluster.catalog.values`).
+    depth_positive : 'auto', 'down' or 'up'
+        'up': depths are negative downwards (elevation-style) and are flipped; 'auto': 'up'
+        when most depths are negative.
 
     Returns
     -------
@@ -86,7 +92,8 @@ def load_catalog(
         ``x`` and ``y`` (float64 km), ``depth`` (float64 km, 0 when absent), ``magnitude``
         (float64), ``row`` (int64, 0-based data row of the input), ``line`` (int64, 1-based
         physical line in the file, header counted; ``row + 2`` for a DataFrame), and
-        ``event_id`` / ``event_type`` (string) when the input has them.
+        ``event_id`` / ``event_type`` (string) when the input has them. ``table.attrs["source"]``
+        names the input, so that later errors (no events above Mc, say) can name it too.
     """
     overrides = {
         k: v
@@ -97,7 +104,12 @@ def load_catalog(
     }
     src = open_catalog(source)
     name = src.name
-    fmt = _detect_format(src.columns, format, overrides)
+    if src.item == "event":  # QuakeML, whatever the format asked for
+        fmt = "quakeml"
+    elif format == "quakeml":
+        raise CatalogError(f"{name}: not QuakeML (no XML declaration or quakeml element)")
+    else:
+        fmt = _detect_format(src.columns, format, overrides)
     cols = _resolve_columns(src.columns, fmt, overrides, name)
     if isinstance(event_types, str):
         event_types = (event_types,)
@@ -106,8 +118,7 @@ def load_catalog(
     used = list(dict.fromkeys([*cols.source.values(), *cols.time_cols.values()]))
     usecols = None if keep_raw else [src.columns.index(c) for c in used]
     report = CatalogReport(source=name, format=fmt)
-    report.columns = {k: str(v) for k, v in cols.source.items()}
-    report.columns["time"] = ",".join(str(c) for c in cols.time_cols.values())
+    settled = False
 
     acc = _Accumulator()
     raw_blocks: list[pd.DataFrame] = []
@@ -126,6 +137,11 @@ def load_catalog(
             raw_blocks.append(frame)
         if n == 0:
             continue
+        if not settled:
+            cols, report.notes = settle_columns(cols, frame, overrides)
+            settled = True
+            if "event_type" not in cols.source:
+                type_col = None
         # Type filter first: invalid values in rows that are dropped anyway do not matter.
         local = np.arange(n)
         if type_col is not None:
@@ -143,7 +159,8 @@ def load_catalog(
         bad = np.logical_or.reduce([m for m, _, _ in checks])
         if bad.any():
             reasons = _reasons(checks, bad, skip_invalid)
-            where = _locator(name, src.frame is not None, rows[local], lines[local])
+            item = src.item if src.frame is not None else None
+            where = _locator(name, item, rows[local], lines[local])
             if not skip_invalid:
                 i, (col, text) = next(iter(reasons.items()))
                 raise CatalogError(f"{where(i)}, column '{col}': {text}")
@@ -167,6 +184,8 @@ def load_catalog(
         found = ", ".join(str(c) for c in src.columns)
         raise CatalogError(f"{name}: no data rows (columns found: {found})")
     report.n_rows = n_rows
+    report.columns = {k: str(v) for k, v in cols.source.items()}
+    report.columns["time"] = ",".join(str(c) for c in cols.time_cols.values())
     if type_counts:
         report.type_counts = dict(sorted(type_counts.items(), key=lambda kv: -kv[1]))
         report.n_type_dropped = sum(type_counts.values())
@@ -182,11 +201,16 @@ def load_catalog(
         )
     values, rolled, kept_rows, kept_lines, ids = acc.result()
     release_free_memory()  # the blocks' pieces, now joined
+    if "depth" in cols.source:
+        values["depth"] = settle_depths(values["depth"], values["_depth_nan"],
+                                        str(cols.source["depth"]), depth_unit, depth_positive,
+                                        name, report)
     table = _build_table(values, ids, cols, kept_rows, kept_lines, report)
     del values, ids
     release_free_memory()
     report.n_time_rollovers = int(rolled.sum())
     report.n_events = len(table)
+    table.attrs["source"] = name
     raw = None
     if keep_raw:
         # Blocks of blank lines only parse to typeless empty frames: leave them out.
@@ -195,64 +219,6 @@ def load_catalog(
             pd.concat(raw_blocks, ignore_index=True) if len(raw_blocks) > 1 else raw_blocks[0]
         )
     return LoadedCatalog(table=table, raw=raw, report=report, dropped=acc.dropped())
-
-
-class _Accumulator:
-    """Kept values and dropped rows of the blocks read so far."""
-
-    def __init__(self) -> None:
-        self.values: list[dict[str, np.ndarray]] = []
-        self.rolled: list[np.ndarray] = []
-        self.rows: list[np.ndarray] = []
-        self.lines: list[np.ndarray] = []
-        self.ids: list[dict[str, pd.Series]] = []
-        self.drop_rows: list[np.ndarray] = []
-        self.drop_reasons: list[np.ndarray] = []
-        self.n_typed = 0  # rows that passed the type filter
-
-    def keep(self, values: dict[str, np.ndarray], rolled: np.ndarray, rows: np.ndarray,
-             lines: np.ndarray, ids: dict[str, pd.Series]) -> None:
-        if rows.size:
-            self.values.append(values)
-            self.rolled.append(rolled)
-            self.rows.append(rows)
-            self.lines.append(lines)
-            self.ids.append(ids)
-
-    def drop(self, rows: np.ndarray, reasons: Sequence[str] | np.ndarray) -> None:
-        self.drop_rows.append(rows)
-        self.drop_reasons.append(np.asarray(reasons, dtype=object))
-
-    def result(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray,
-                              dict[str, pd.Series]]:
-        # Each block's pieces are dropped as soon as they are joined: peak memory is the
-        # table plus one column, not twice the table.
-        values = {}
-        for k in list(self.values[0]):
-            values[k] = np.concatenate([v.pop(k) for v in self.values])
-        # Converted block by block: the conversion's scratch memory is that of one block.
-        ids = {
-            k: pd.concat([_as_string(d.pop(k)) for d in self.ids], ignore_index=True)
-            for k in list(self.ids[0])
-        }
-        out = (values, np.concatenate(self.rolled), np.concatenate(self.rows),
-               np.concatenate(self.lines), ids)
-        self.values, self.ids, self.rolled, self.rows, self.lines = [], [], [], [], []
-        return out
-
-    def dropped(self) -> pd.DataFrame:
-        """Rows not kept, in input order: ``row`` int64 and ``reason``."""
-        if not self.drop_rows:
-            return pd.DataFrame({"row": np.zeros(0, np.int64), "reason": []})
-        rows = np.concatenate(self.drop_rows)
-        reasons = np.concatenate(self.drop_reasons)
-        order = np.argsort(rows, kind="stable")
-        return pd.DataFrame({"row": rows[order].astype(np.int64), "reason": reasons[order]})
-
-
-def _counts(counts: dict[str, int], most: int = 10) -> str:
-    text = ", ".join(f"{k}: {v:,}" for k, v in list(counts.items())[:most])
-    return text + (f" and {len(counts) - most:,} more" if len(counts) > most else "")
 
 
 def _build_table(
