@@ -38,8 +38,14 @@ def looks_like_quakeml(suffixes: list[str], head: bytes) -> bool:
     return start.startswith(b"<?xml") or b"quakeml" in start.lower()
 
 
+_LOCAL: dict[str, str] = {}  # '{namespace}name' -> 'name': a file has few distinct tags
+
+
 def _local(tag: str) -> str:
-    return tag.rsplit("}", 1)[-1]
+    name = _LOCAL.get(tag)
+    if name is None:
+        name = _LOCAL[tag] = tag.rsplit("}", 1)[-1]
+    return name
 
 
 def _child(elem: ET.Element, *path: str) -> ET.Element | None:
@@ -104,12 +110,12 @@ def read_quakeml(fh: IO[bytes], name: str) -> pd.DataFrame:
     seen_params = False
     try:
         for kind, elem in ET.iterparse(fh, events=("start", "end")):
-            tag = _local(elem.tag)
             if kind == "start":
                 parents.append(elem)
-                seen_params |= tag == "eventParameters"
                 continue
             parents.pop()
+            tag = _local(elem.tag)
+            seen_params |= tag == "eventParameters"
             if tag == "event":
                 rows.append(_event_row(elem))
                 # Free the event: memory stays that of one event plus the rows.
