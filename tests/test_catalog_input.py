@@ -131,6 +131,13 @@ def test_type_column_of_magnitude_types_is_not_an_event_type(tmp_path: Path, hea
     assert any("magnitude types" in n for n in loaded.report.notes)
 
 
+def test_type_column_of_magnitude_types_given_with_the_option(tmp_path: Path) -> None:
+    path = write(tmp_path, "time,lat,lon,mag,type\n2020-01-01,34,-117,3,ML\n", "t.csv")
+    with pytest.raises(CatalogError, match=r"^t\.csv: no rows left after the type filter .*"
+                                           r"column 'type' holds magnitude types"):
+        load_catalog(path, event_type="type")
+
+
 def test_event_types_still_filter(tmp_path: Path) -> None:
     path = write(tmp_path, "time,latitude,longitude,depth,mag,type\n"
                            "2020-01-01,34,-117,5,3,earthquake\n"

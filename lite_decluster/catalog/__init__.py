@@ -34,13 +34,12 @@ from typing import Any
 from lite_decluster.catalog.columns import FORMATS
 from lite_decluster.catalog.errors import CatalogError
 from lite_decluster.catalog.report import CatalogReport, LoadedCatalog
-from lite_decluster.catalog.source import (
-    CatalogSource,
-    _open,
-    _record_blocks,
-    _record_ends,
-    open_catalog,
-)
+from lite_decluster.catalog.source import CatalogSource, open_catalog
+
+# Private helpers re-exported (``as`` marks them so) for callers of the old module.
+from lite_decluster.catalog.source import _open as _open
+from lite_decluster.catalog.source import _record_blocks as _record_blocks
+from lite_decluster.catalog.source import _record_ends as _record_ends
 from lite_decluster.catalog.table import load_catalog, read_catalog
 
 __all__ = [
@@ -54,8 +53,6 @@ __all__ = [
     "open_catalog",
     "read_catalog",
 ]
-# Private helpers re-exported for lite_decluster.records (verbatim copies of input records).
-_PRIVATE = (_open, _record_blocks, _record_ends)
 
 
 def __getattr__(name: str) -> Any:

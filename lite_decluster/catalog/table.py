@@ -12,7 +12,12 @@ import pandas as pd
 
 from lite_decluster.catalog.accumulate import _Accumulator
 from lite_decluster.catalog.checks import _locator, _reasons
-from lite_decluster.catalog.columns import _Columns, _detect_format, _resolve_columns
+from lite_decluster.catalog.columns import (
+    _Columns,
+    _detect_format,
+    _resolve_columns,
+    is_magnitude_type,
+)
 from lite_decluster.catalog.errors import CatalogError
 from lite_decluster.catalog.report import CatalogReport, LoadedCatalog
 from lite_decluster.catalog.settle import settle_columns
@@ -190,9 +195,14 @@ def load_catalog(
         report.type_counts = dict(sorted(type_counts.items(), key=lambda kv: -kv[1]))
         report.n_type_dropped = sum(type_counts.values())
     if acc.n_typed == 0:
+        hint = ""
+        if all(is_magnitude_type(k) for k in report.type_counts):
+            hint = f"; column '{cols.source['event_type']}' holds magnitude types, not event types"
+        else:
+            hint = "; --all-types keeps every type, --type-col names another type column"
         raise CatalogError(
             f"{name}: no rows left after the type filter (kept types "
-            f"{', '.join(event_types or ())}; found {_counts(report.type_counts)})"
+            f"{', '.join(event_types or ())}; found {_counts(report.type_counts)}){hint}"
         )
     if not acc.values:
         raise CatalogError(
