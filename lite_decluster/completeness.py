@@ -17,9 +17,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import CatalogError
+from lite_decluster.catalog.errors import CatalogError, named
+from lite_decluster.magnitudes import estimate_mc
 
-__all__ = ["McPeriods", "parse_mc", "parse_mc_periods"]
+__all__ = ["McPeriods", "apply_completeness", "parse_mc", "parse_mc_periods"]
 
 _MC_TOLERANCE = 1e-6  # as apply_completeness: float binning
 
@@ -75,7 +76,7 @@ class McPeriods:
             if hit.any():
                 out.append((rows[hit], f"below Mc {v:g} (period from {_short(s)})"))
         if not keep.any():
-            raise CatalogError(f"no events above the Mc periods {self.describe()}")
+            raise CatalogError(named(table, f"no events above the Mc periods {self.describe()}"))
         return table.loc[keep].reset_index(drop=True), out
 
     def excess(self, table: pd.DataFrame) -> np.ndarray:
@@ -167,3 +168,42 @@ def parse_mc(mc: Any) -> str | float | McPeriods | None:
         return float(t)
     except ValueError:
         return parse_mc_periods(mc.strip())
+
+
+def apply_completeness(
+    table: pd.DataFrame, mc: str | float | None = "auto"
+) -> tuple[pd.DataFrame, float | None]:
+    """Keep events with ``magnitude >= mc``.
+
+    Parameters
+    ----------
+    table : validated catalog table (needs a ``magnitude`` column).
+    mc : None keeps every event; 'auto' estimates Mc by maximum curvature + 0.2
+        (:func:`lite_decluster.magnitudes.estimate_mc`); a number is used as given. Magnitudes
+        within 1e-6 below Mc are kept (float binning).
+
+    Returns
+    -------
+    (table, mc)
+        The kept rows (index reset) and the Mc used (None when not cut).
+    """
+    if mc is None:
+        return table, None
+    mags = table["magnitude"].to_numpy(dtype=np.float64)
+    if isinstance(mc, str) and mc.strip().lower() == "auto":
+        if not np.isfinite(mags).any():
+            raise CatalogError(named(table, "cannot estimate Mc: the catalog has no magnitudes"))
+        value = float(estimate_mc(mags))
+    else:
+        try:
+            value = float(mc)
+        except (TypeError, ValueError) as exc:
+            raise CatalogError(f"Mc must be 'auto', a number or None, not {mc!r}") from exc
+        if not np.isfinite(value):
+            raise CatalogError(f"Mc must be finite, not {mc!r}")
+    keep = mags >= value - _MC_TOLERANCE
+    if not keep.any():
+        raise CatalogError(
+            named(table, f"no events with magnitude >= Mc {value:g} (of {len(table):,})")
+        )
+    return table.loc[keep].reset_index(drop=True), value

@@ -14,8 +14,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import CatalogError, apply_completeness
-from lite_decluster.completeness import McPeriods
+from lite_decluster.catalog.errors import CatalogError, named
+from lite_decluster.completeness import McPeriods, apply_completeness
 from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
 from lite_decluster.magnitudes import BValue, estimate_b
 
@@ -109,7 +109,7 @@ def select_events(
             try:
                 b_est = estimate_b(mags, mc_used)
             except ValueError as exc:
-                raise CatalogError(f"{exc}; give the b-value explicitly") from exc
+                raise CatalogError(named(table, f"{exc}; give the b-value explicitly")) from exc
             b_val, b_method = b_est.b, "Aki-Utsu maximum likelihood above Mc"
     else:
         try:

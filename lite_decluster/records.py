@@ -2,7 +2,8 @@
 
 A record is a data row as the reader counts them (header first, blank lines skipped, newlines
 inside double quotes part of the field), with its own line ending, so that a declustered
-catalog's rows are byte-identical to the input's.
+catalog's rows are byte-identical to the input's. QuakeML has no such records: its events are
+given as the CSV rows of the table the reader makes of them (one per event, in file order).
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from lite_decluster.catalog import _open, _record_blocks, _record_ends
+from lite_decluster.catalog.quakeml import looks_like_quakeml
+from lite_decluster.catalog.source import _open, _record_blocks, _record_ends, open_catalog
 
 __all__ = ["iter_records"]
 
@@ -26,6 +28,15 @@ def iter_records(
     line ending (one is added to a last record without one)."""
     p = Path(os.fspath(path))
     name = os.fspath(path)
+    with _open(p, name) as fh:
+        head = fh.read(4096)
+    if looks_like_quakeml(p.suffixes, head):
+        frame = open_catalog(p).frame
+        assert frame is not None
+        text = frame.to_csv(index=False, lineterminator="\n").encode("utf-8")
+        lines = text.splitlines(keepends=True)
+        yield lines[0], lines[1:]
+        return
     first = True
     with _open(p, name) as fh:
         for data, _ in _record_blocks(fh, name, block_bytes):

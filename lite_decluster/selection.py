@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lite_decluster.catalog import CatalogError
+from lite_decluster.catalog.errors import CatalogError, named
 
 __all__ = ["Selection", "apply_selection", "make_selection", "parse_region", "parse_time"]
 
@@ -202,7 +202,7 @@ def apply_selection(table: pd.DataFrame, selection: Selection | None
         depth = table["depth"].to_numpy(dtype=float)
         drop(depth > selection.max_depth, f"deeper than {selection.max_depth:g} km")
     if not keep.any():
-        raise CatalogError(f"no event is in the selection ({selection.describe()})")
+        raise CatalogError(named(table, f"no event is in the selection ({selection.describe()})"))
     return table.loc[keep].reset_index(drop=True), out
 
 

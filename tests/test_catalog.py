@@ -134,7 +134,10 @@ def test_format_override_and_unknown_format(data_dir: Path) -> None:
     # as a generic file the SCSN columns are still found through the aliases
     loaded = load_catalog(data_dir / "scsn_small.csv", format="generic")
     assert loaded.report.format == "generic" and loaded.report.n_events == 5
-    with pytest.raises(CatalogError, match="unknown format 'quakeml'"):
+    with pytest.raises(CatalogError, match="unknown format 'isf'"):
+        load_catalog(data_dir / "scsn_small.csv", format="isf")
+    # quakeml is a format now, and a CSV file is not QuakeML
+    with pytest.raises(CatalogError, match="scsn_small.csv: not QuakeML"):
         load_catalog(data_dir / "scsn_small.csv", format="quakeml")
 
 
@@ -524,7 +527,7 @@ def test_float_ids_have_no_trailing_zero() -> None:
 def test_file_ids_read_as_written_in_every_block(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ids: list[str], expected: list[object]
 ) -> None:
-    import lite_decluster.catalog as cat
+    import lite_decluster.catalog.source as cat
 
     rows = [f"2020-01-01T00:0{i}:00,34.0,-117.0,5.0,2.0,{v}" for i, v in enumerate(ids)]
     path = write(tmp_path, "time,lat,lon,depth,mag,id\n" + "\n".join(rows) + "\n")
@@ -662,7 +665,7 @@ _BLOCKY = (
 def test_small_blocks_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block: int,
                                     keep_raw: bool) -> None:
     """Rows split over many blocks (quoted newlines, blank lines, invalid rows) read as one."""
-    import lite_decluster.catalog as cat
+    import lite_decluster.catalog.source as cat
 
     path = write(tmp_path, _BLOCKY)
     whole = load_catalog(path, skip_invalid=True)
@@ -690,7 +693,7 @@ def test_small_blocks_read_the_same(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 
 def test_error_line_in_a_later_block(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lite_decluster.catalog as cat
+    import lite_decluster.catalog.source as cat
 
     rows = [f"2020-01-01T00:{i:02d}:00,34.0,-117.0,5.0,2.0" for i in range(40)]
     rows[33] = "2020-01-01T00:33:00,34.0,-117.0,5.0,2.0,extra"

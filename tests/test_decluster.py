@@ -12,9 +12,9 @@ import pytest
 from _fixtures import EXAMPLE, shipped, small_catalog, tiny_models
 
 from lite_decluster import output
+from lite_decluster.assemble import FIRST_EVENT
 from lite_decluster.catalog import CatalogError, load_catalog
 from lite_decluster.declustering import (
-    FIRST_EVENT,
     RESULT_COLUMNS,
     DeclusterError,
     decluster,
@@ -366,7 +366,7 @@ def test_block_wise_csv_equals_the_whole_table(tmp_path, tiny_models, monkeypatc
     """`lite-decluster run`'s CSV path (input read again in blocks) writes what the API
     returns, with an input column clashing with a result column and many small blocks."""
     import lite_decluster.assemble as dec
-    import lite_decluster.catalog as cat
+    import lite_decluster.catalog.source as cat
     from lite_decluster.declustering import label_catalog, labelled_blocks
     from lite_decluster.output import write_csv_blocks
 
