@@ -137,6 +137,8 @@ def label_catalog(
     keep_events: bool = True,
     selection: Selection | None = None,
     method_options: Mapping[str, Any] | None = None,
+    depth_unit: str = "auto",
+    depth_positive: str = "auto",
 ) -> Labelled:
     """Decluster a catalog; see :func:`decluster` for the arguments.
 
@@ -167,7 +169,7 @@ def label_catalog(
     tick("read")
     loaded = load_catalog(
         catalog, skip_invalid=skip_invalid, event_types=event_types, keep_raw=keep_raw,
-        **dict(columns or {}),
+        depth_unit=depth_unit, depth_positive=depth_positive, **dict(columns or {}),
     )
     stat = None if isinstance(catalog, pd.DataFrame) else _stat(Path(os.fspath(catalog)))
     row_time = row_times(loaded)
@@ -316,6 +318,8 @@ def decluster(
     region: Any = None,
     max_depth: float | None = None,
     method_options: Mapping[str, Any] | None = None,
+    depth_unit: str = "auto",
+    depth_positive: str = "auto",
 ) -> pd.DataFrame:
     """Label every event of a catalog as background or aftershock.
 
@@ -367,6 +371,11 @@ def decluster(
         ``fs_time_prop`` for Gardner-Knopoff; ``rfact``, ``xmeff``, ``xk``, ``tau_min``,
         ``tau_max``, ``p``, ``horiz_error``, ``depth_error`` for Reasenberg; ``params``,
         ``fixed``, ``params_file``, ``region``, ``target_start`` for etas.
+    depth_unit : 'auto', 'km' or 'm'
+        Unit of the depth column; 'auto' reads metres when the column is named so (depth_m)
+        or when its median is above 1000, and says so in the run's notes.
+    depth_positive : 'auto', 'down' or 'up'
+        Sign of depths; 'auto' flips depths that are mostly negative (elevation-style).
 
     Returns
     -------
@@ -387,6 +396,7 @@ def decluster(
         event_types=event_types, columns=columns, progress=progress,
         models_directory=models_directory,
         selection=make_selection(start, end, region, max_depth), method_options=method_options,
+        depth_unit=depth_unit, depth_positive=depth_positive,
     )
     result.attrs["run"] = info.to_dict()
     return result

@@ -54,6 +54,8 @@ class RunRequest:
     threads: int | None = None
     models_dir: Path | None = None
     force: bool = False
+    depth_unit: str = "auto"
+    depth_positive: str = "auto"
 
 
 @dataclass
@@ -129,6 +131,7 @@ def run_job(req: RunRequest, progress: Callable[[str, int, int], object] | None 
         keep_raw=not streamed,
         keep_events=req.plot is not None,  # only the figure needs every validated event
         selection=selection, method_options=req.method_options,
+        depth_unit=req.depth_unit, depth_positive=req.depth_positive,
     )
     info = done.info
     events, done.events = done.events, None

@@ -166,7 +166,7 @@ def test_depths_too_deep_for_km_are_metres(tmp_path: Path) -> None:
     path = write(tmp_path, HEAD.format(depth="depth") + rows([5000, 12000, 800]))
     loaded = load_catalog(path)
     assert list(loaded.table["depth"]) == [5.0, 12.0, 0.8]
-    assert any("read as metres" in n and "depth_unit='km'" in n for n in loaded.report.notes)
+    assert any("read as metres" in n and "--depth-unit km" in n for n in loaded.report.notes)
     assert list(load_catalog(path, depth_unit="km").table["depth"]) == [5000, 12000, 800]
 
 

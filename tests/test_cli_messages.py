@@ -104,3 +104,21 @@ def test_missing_model_file_says_so(example_csv):
     res = CliRunner().invoke(cli.app, ["run", str(example_csv), "--model", "nothere.onnx"])
     assert res.exit_code == 2
     assert "model file nothere.onnx not found" in res.stderr and "manifest" not in res.stderr
+
+
+def test_depth_options_reach_the_reader(tmp_path):
+    import pandas as pd
+
+    src = tmp_path / "cat.csv"
+    df = pd.read_csv(EXAMPLE).head(500)
+    df["depth"] = -df["depth"] * 1000.0  # metres, negative downwards
+    df.to_csv(src, index=False)
+    res = CliRunner().invoke(cli.app, ["run", str(src), "--method", "nnd-threshold",
+                                       "-o", str(tmp_path / "o.csv")])
+    assert res.exit_code == 0, res.stderr
+    assert "metres" in res.stderr and "flipped" in res.stderr
+    res = CliRunner().invoke(cli.app, ["run", str(src), "--method", "nnd-threshold",
+                                       "--depth-unit", "km", "--depth-positive", "down",
+                                       "-o", str(tmp_path / "o2.csv"), "--max-depth", "50"])
+    assert res.exit_code == 0, res.stderr
+    assert "metres" not in res.stderr and "flipped" not in res.stderr

@@ -97,7 +97,7 @@ def settle_depths(
         positive = "up"
         report.notes.append(
             f"{n_neg:,} of {present.size:,} depths in column '{label}' are negative: read as "
-            "negative downwards (elevation-style) and flipped (depth_positive='down' keeps them)"
+            "negative downwards (elevation-style) and flipped (--depth-positive down keeps them)"
         )
     if positive == "up":
         depth = np.where(missing, depth, -depth)
@@ -109,7 +109,7 @@ def settle_depths(
         unit = "m"
         report.notes.append(
             f"median depth {np.median(np.abs(present)):,.0f} in column '{label}' is not km: read "
-            "as metres and converted to km (depth_unit='km' keeps km)"
+            "as metres and converted to km (--depth-unit km keeps km)"
         )
     if unit == "m":
         depth = depth / 1000.0

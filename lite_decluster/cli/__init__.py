@@ -57,6 +57,18 @@ class Window(str, Enum):
     uhrhammer = "uhrhammer"
 
 
+class DepthUnit(str, Enum):
+    auto = "auto"
+    km = "km"
+    m = "m"
+
+
+class DepthSign(str, Enum):
+    auto = "auto"
+    down = "down"
+    up = "up"
+
+
 class Keep(str, Enum):
     mainshocks = "mainshocks"
     background = "background"

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 
 from lite_decluster.cli import (
+    DepthSign,
+    DepthUnit,
     Keep,
     Method,
     OutFormat,
@@ -169,6 +171,13 @@ def run(
         "--lon-col", help="Column holding longitude (degrees).")] = None,
     depth_col: Annotated[str | None, typer.Option(
         "--depth-col", help="Column holding depth (km).")] = None,
+    depth_unit: Annotated[DepthUnit, typer.Option(
+        "--depth-unit", help="Unit of the depth column; auto reads metres when the column is "
+        "named so (depth_m) or its median is above 1000 (noted in the summary).")
+    ] = DepthUnit.auto,
+    depth_positive: Annotated[DepthSign, typer.Option(
+        "--depth-positive", help="Sign of depths: down (usual), up (elevation-style, "
+        "flipped); auto flips depths that are mostly negative (noted).")] = DepthSign.auto,
     mag_col: Annotated[str | None, typer.Option(
         "--mag-col", help="Column holding magnitude.")] = None,
     id_col: Annotated[str | None, typer.Option(
@@ -221,7 +230,8 @@ def run(
                 method, window=window, fs_time_prop=fs_time_prop, rfact=rfact, xmeff=xmeff,
                 xk=xk, tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params),
             columns=columns, all_types=all_types, skip_invalid=skip_invalid, threads=threads,
-            models_dir=models_dir, force=force,
+            models_dir=models_dir, force=force, depth_unit=depth_unit.value,
+            depth_positive=depth_positive.value,
         )
         with _progress(quiet) as progress:
             result = run_job(req, progress)
