@@ -413,7 +413,7 @@ def run(
                 if printer is not None:
                     printer("plot", 0, 0)
                 start = time.perf_counter()
-                plot_declustered(done.labels.frame(), plot, events=events,
+                plot_declustered(done.labels, plot, events=events,
                                  nnd_threshold=info.nnd_threshold, threshold=info.threshold,
                                  title=catalog.name, force=force, inputs=[catalog, out])
                 info.timings["plot"] = time.perf_counter() - start
