@@ -15,7 +15,7 @@ import numpy as np
 
 from lite_decluster.plot_data import PlotData
 
-__all__ = ["DENSITY_MIN", "panel_counts", "panel_cumulative", "panel_eta", "panel_p",
+__all__ = ["DENSITY_MIN", "panel_counts", "panel_cumulative", "panel_eta", "panel_fmd", "panel_p",
            "panel_map", "panel_tr"]
 
 _BLUE, _RED, _GREY = "#1f77b4", "#d62728", "#7f7f7f"
