@@ -159,7 +159,7 @@ def run_job(req: RunRequest, progress: Callable[[str, int, int], object] | None 
             progress("plot", 0, 0)
         clock = time.perf_counter()
         try:
-            plot_declustered(done.labels.frame(), req.plot, events=events,
+            plot_declustered(done.labels, req.plot, events=events,
                              nnd_threshold=info.nnd_threshold, threshold=info.threshold,
                              title=req.catalog.name, force=req.force,
                              inputs=[req.catalog, out])

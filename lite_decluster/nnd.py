@@ -10,12 +10,14 @@ Method (numpy only, deterministic):
    as in Zaliapin & Ben-Zion (2013), who model the two modes by a 2-component mixture.
    Initialisation from quantiles: the means start at the 25 % and 75 % quantiles, both
    standard deviations at half the sample's, equal weights; EM stops when the mean
-   log-likelihood gains less than 1e-10 (at most 1,000 iterations). A variance floor of
-   (0.01 x the sample standard deviation)^2 keeps a component from collapsing onto a few
-   repeated values. The component means locate the two modes; unlike the old
-   "two highest peaks of the histogram" rule, a small far tail (e.g. a few near-duplicate
-   events at log10 eta < -7) cannot become a mode of its own, and a clustered population
-   that shows only as a shoulder of the background mode still gets a component.
+   log-likelihood gains less than 1e-10 (at most 1,000 iterations). EM runs on a histogram
+   of the values with bins of 0.001 log units (weighted by the counts), not on every value:
+   on 500k values 0.1 s instead of 13 s, for the same threshold to about 1e-4 log units
+   (docs/nnd.md). A variance floor of (0.01 x the sample standard deviation)^2 keeps a
+   component from collapsing onto a few repeated values. The component means locate the two
+   modes; unlike the old "two highest peaks of the histogram" rule, a small far tail (e.g. a
+   few near-duplicate events at log10 eta < -7) cannot become a mode of its own, and a
+   clustered population that shows only as a shoulder of the background mode still gets a component.
 2. Between the two means, the threshold is the lowest point of the smoothed histogram
    (bins of 0.05, Gaussian kernel of 0.25 log units: removes sampling noise, far narrower
    than the ~2 units between the modes) when that density has a local minimum there, i.e.
@@ -33,6 +35,7 @@ import numpy as np
 __all__ = ["nnd_threshold", "fit_two_gaussians"]
 
 _BIN = 0.05
+_EM_BIN = 0.001  # histogram bin (log10 units) the mixture is fitted on
 _SMOOTH = 0.25
 _MIN_VALUES = 10
 _MAX_ITER = 1000
@@ -41,19 +44,29 @@ _VAR_FLOOR = 0.01  # component sd >= this fraction of the sample sd
 _LOG_SQRT_2PI = 0.5 * np.log(2.0 * np.pi)
 
 
-def _log_weighted_pdf(x: np.ndarray, w: np.ndarray, m: np.ndarray, s: np.ndarray) -> np.ndarray:
-    """log(w_k N(x; m_k, s_k)) for every x (rows) and component k (columns)."""
-    z = (np.asarray(x, dtype=float)[:, None] - m[None, :]) / s[None, :]
-    return np.log(w)[None, :] - np.log(s)[None, :] - _LOG_SQRT_2PI - 0.5 * z * z
+def _fine_histogram(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centres and counts of the non-empty bins of width ``_EM_BIN`` (log10 units) over ``x``.
+
+    Returns two arrays of shape (k,), k <= number of distinct values. Binning moves a value by
+    at most half a bin (0.0005) and adds a variance of ``_EM_BIN**2 / 12`` (8e-8): far below
+    the 0.01 log units a threshold may move, while EM runs over ~10k bins, not ~1M values.
+    """
+    lo = float(x.min())
+    idx = np.floor((x - lo) / _EM_BIN).astype(np.int64)
+    counts = np.bincount(idx)
+    keep = np.flatnonzero(counts)
+    return lo + (keep + 0.5) * _EM_BIN, counts[keep].astype(float)
 
 
 def fit_two_gaussians(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Two-component Gaussian mixture of the finite values of ``x`` by EM.
 
     Returns ``(weights, means, sds)``, each of shape (2,), sorted by increasing mean.
-    Deterministic (initialised from the 25 % and 75 % quantiles). Raises ValueError for
-    fewer than 10 finite values or a degenerate fit (no spread, a component left empty or
-    both means equal).
+    Deterministic (initialised from the 25 % and 75 % quantiles). EM runs on a histogram of
+    ``x`` with bins of 0.001 log units (weighted EM on the bin centres; see
+    :func:`_fine_histogram`), which gives the fit of the values themselves to about 1e-4.
+    Raises ValueError for fewer than 10 finite values or a degenerate fit (no spread, a
+    component left empty or both means equal).
     """
     x = np.asarray(x, dtype=float)
     x = x[np.isfinite(x)]
@@ -70,20 +83,23 @@ def fit_two_gaussians(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray
         m = np.array([float(x.min()), float(x.max())])
     s = np.full(2, 0.5 * sd_all)
     w = np.full(2, 0.5)
+    c, n = _fine_histogram(x)
     prev = -np.inf
     for _ in range(_MAX_ITER):
-        lp = _log_weighted_pdf(x, w, m, s)
-        top = lp.max(axis=1, keepdims=True)
-        norm = top[:, 0] + np.log(np.exp(lp - top).sum(axis=1))
-        resp = np.exp(lp - norm[:, None])
-        nk = resp.sum(axis=0)
+        # The two components as 1-D arrays: ~10k bins, so numpy's per-call overhead counts.
+        lp0 = np.log(w[0] / s[0]) - _LOG_SQRT_2PI - 0.5 * ((c - m[0]) / s[0]) ** 2
+        lp1 = np.log(w[1] / s[1]) - _LOG_SQRT_2PI - 0.5 * ((c - m[1]) / s[1]) ** 2
+        norm = np.maximum(lp0, lp1) + np.log1p(np.exp(-np.abs(lp0 - lp1)))  # log(p0 + p1)
+        r0 = np.exp(lp0 - norm) * n  # counts times responsibilities
+        r1 = np.exp(lp1 - norm) * n
+        nk = np.array([r0.sum(), r1.sum()])
         if (nk < 1.0).any():
             raise ValueError("two-component fit of log10 eta is degenerate (empty component)")
         w = nk / x.size
-        m = (resp * x[:, None]).sum(axis=0) / nk
-        var = (resp * (x[:, None] - m[None, :]) ** 2).sum(axis=0) / nk
+        m = np.array([r0 @ c, r1 @ c]) / nk
+        var = np.array([r0 @ (c - m[0]) ** 2, r1 @ (c - m[1]) ** 2]) / nk
         s = np.sqrt(np.maximum(var, floor))
-        ll = float(norm.mean())
+        ll = float(norm @ n) / x.size
         if ll - prev < _TOL:
             break
         prev = ll

@@ -112,3 +112,107 @@ def test_small_samples_still_give_a_threshold():
     x = _sample(np.random.default_rng(5), 0.5, -4.0, 0.5, -1.0, 0.5, 10)
     thr = nnd_threshold(x)
     assert np.isfinite(thr) and x.min() < thr < x.max()
+
+
+# ------------------------------------------------------------- binned EM against exact EM
+
+
+def _exact_em(x):
+    """Reference: the two-Gaussian EM over every value (the rule before the binned fit).
+
+    Written apart from lite_decluster.nnd on purpose (scipy's densities, plain loops over the
+    components): same start (25 % and 75 % quantiles, sd / 2, equal weights), same variance
+    floor (0.01 sd)^2 and stop (mean log-likelihood gains < 1e-10, at most 1000 steps).
+    """
+    sd = x.std()
+    m = np.quantile(x, [0.25, 0.75])
+    s, w = np.array([sd / 2, sd / 2]), np.array([0.5, 0.5])
+    prev = -np.inf
+    for _ in range(1000):
+        dens = np.stack([w[k] * norm.pdf(x, m[k], s[k]) for k in range(2)])
+        total = dens.sum(axis=0)
+        resp = dens / total
+        nk = resp.sum(axis=1)
+        w = nk / x.size
+        m = np.array([np.average(x, weights=resp[k]) for k in range(2)])
+        s = np.sqrt(np.maximum(
+            [np.average((x - m[k]) ** 2, weights=resp[k]) for k in range(2)], (0.01 * sd) ** 2))
+        ll = np.log(total).mean()
+        if ll - prev < 1e-10:
+            break
+        prev = ll
+    order = np.argsort(m)
+    return w[order], m[order], s[order]
+
+
+def _reference_threshold(x):
+    """The documented rule on the exact fit: the smoothed-histogram minimum between the
+    means, else the equal-density point of the weighted components."""
+    from scipy.ndimage import gaussian_filter1d
+
+    w, m, s = _exact_em(x)
+    edges = np.arange(x.min() - 1.0, x.max() + 1.0 + 0.05, 0.05)
+    dens = gaussian_filter1d(np.histogram(x, edges)[0].astype(float), 5.0, mode="constant")
+    centres = (edges[1:] + edges[:-1]) / 2
+    best = None
+    for i in range(1, centres.size - 1):
+        inside = m[0] < centres[i - 1] and centres[i + 1] < m[1]
+        if inside and dens[i] < dens[i - 1] and dens[i] <= dens[i + 1]:
+            best = i if best is None or dens[i] < dens[best] else best
+    if best is not None:
+        return float(centres[best]), (w, m, s)
+    diff = lambda t: w[0] * norm.pdf(t, m[0], s[0]) - w[1] * norm.pdf(t, m[1], s[1])  # noqa: E731
+    return float(brentq(diff, m[0], m[1])), (w, m, s)
+
+
+def _log_eta(catalog):
+    """log10 eta of a catalog's events with a parent, as the NND method sees them."""
+    from lite_decluster.declustering import decluster
+
+    eta = decluster(catalog, method="nnd-threshold")["eta"].to_numpy(dtype=float)
+    return np.log10(eta[np.isfinite(eta) & (eta > 0)])
+
+
+def _etas_catalog(seed):
+    pytest.importorskip("sklearn")  # the export package's own extra
+    from export.dataset import load_config, simulate_catalog
+
+    return simulate_catalog(seed, load_config())[0]
+
+
+def _check_against_exact(x):
+    thr = nnd_threshold(x)
+    ref, (w_ref, m_ref, s_ref) = _reference_threshold(x)
+    assert abs(thr - ref) < 0.01, (thr, ref)
+    w, m, s = fit_two_gaussians(x)
+    np.testing.assert_allclose(m, m_ref, atol=2e-3)
+    np.testing.assert_allclose(s, s_ref, atol=2e-3)
+    np.testing.assert_allclose(w, w_ref, atol=2e-3)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_binned_fit_matches_exact_em_on_etas_catalogs(seed):
+    _check_against_exact(_log_eta(_etas_catalog(seed)))
+
+
+def test_binned_fit_matches_exact_em_on_the_example():
+    from _fixtures import EXAMPLE
+
+    _check_against_exact(_log_eta(EXAMPLE))
+
+
+@pytest.mark.parametrize("name", ["scsn_socal_1932_2026_M2.5.csv",
+                                  "comcat_california_2015_2025_M2.5.csv",
+                                  "ingv_italy_1985_2022_M3.txt"])
+def test_binned_fit_matches_exact_em_on_real_catalogs(shared_data, name):
+    _check_against_exact(_log_eta(shared_data / name))
+
+
+def test_binned_fit_matches_exact_em_on_shoulders_and_ties():
+    rng = np.random.default_rng(7)
+    shoulder = _sample(rng, 0.25, -1.8, 0.6, 0.0, 0.8, 20_000)
+    # values rounded to 0.01 (ties) and a far tail of near-duplicates
+    tied = np.round(np.concatenate([_sample(rng, 0.5, -4.0, 0.8, -1.0, 0.6, 20_000),
+                                    rng.normal(-9, 0.05, 100)]), 2)
+    for x in (shoulder, tied):
+        _check_against_exact(x)
