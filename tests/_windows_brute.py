@@ -50,8 +50,15 @@ def brute_gk(t, lat, lon, m, window="gardner-knopoff", fs=0.0):
 
 def brute_reasenberg(t, lat, lon, m, z, *, tau_min=1.0, tau_max=10.0, p=0.95, xk=0.5,
                      xmeff=1.5, rfact=10.0, horiz_error=1.5, depth_error=2.0,
-                     interaction="kanamori"):
-    """(mainshock, cluster) following the rules one pair at a time (cluster labels relabelled)."""
+                     interaction="kanamori", bruces_rules=False):
+    """(mainshock, cluster) following the rules one pair at a time.
+
+    ``bruces_rules`` reproduces, from bruces 0.5.0's documented behaviour, how it picks a
+    cluster's largest event: a new pair's is the later event on equal magnitudes, an event joining
+    a cluster replaces it only when strictly larger, and after a merge of two clusters the
+    cluster keeps the *smaller* of the two largest events (the comparison in its merge step is
+    inverted); the look-ahead then starts from that event.
+    """
     n = len(t)
     r = INTERACTIONS[interaction](np.asarray(m, dtype=float))
 
@@ -60,18 +67,19 @@ def brute_reasenberg(t, lat, lon, m, z, *, tau_min=1.0, tau_max=10.0, p=0.95, xk
         v = max(abs(z[a] - z[b]) - depth_error, 0.0)
         return math.hypot(h, v)
 
+    def better(a, b):  # a better mainshock than b: larger, then earlier
+        return m[a] > m[b] or (m[a] == m[b] and a < b)
+
     lab = [-1] * n
+    main = {}
     next_id = 0
-
-    def main_of(c):
-        mem = [e for e in range(n) if lab[e] == c]
-        return max(mem, key=lambda e: (m[e], -e))
-
     for i in range(n - 1):
         if lab[i] < 0:
             tau, k = tau_min, -1
         else:
-            k = main_of(lab[i])
+            k = main[lab[i]]
+            if m[i] > m[k]:  # only reachable with bruces_rules
+                main[lab[i]] = k = i
             if k == i:
                 tau, k = tau_min, -1
             else:
@@ -90,16 +98,27 @@ def brute_reasenberg(t, lat, lon, m, z, *, tau_min=1.0, tau_max=10.0, p=0.95, xk
                 continue
             if lab[i] < 0 and lab[j] < 0:
                 lab[i] = lab[j] = next_id
+                if bruces_rules:
+                    main[next_id] = i if m[i] > m[j] else j
+                else:
+                    main[next_id] = i if better(i, j) else j
                 next_id += 1
             elif lab[i] < 0:
-                lab[i] = lab[j]
+                c = lab[i] = lab[j]
+                if m[i] > m[main[c]] or (not bruces_rules and better(i, main[c])):
+                    main[c] = i
             elif lab[j] < 0:
-                lab[j] = lab[i]
+                c = lab[j] = lab[i]
+                if m[j] > m[main[c]]:
+                    main[c] = j
             else:
-                old = lab[j]
-                lab = [lab[i] if c == old else c for c in lab]
-    cluster = []
-    for e in range(n):
-        cluster.append(e if lab[e] < 0 else main_of(lab[e]))
-    cluster = np.array(cluster)
+                keep, old = lab[i], lab[j]
+                a, b = main[keep], main[old]
+                if bruces_rules:
+                    main[keep] = b if m[a] > m[b] else a
+                else:
+                    main[keep] = a if better(a, b) else b
+                lab = [keep if c == old else c for c in lab]
+                del main[old]
+    cluster = np.array([e if lab[e] < 0 else main[lab[e]] for e in range(n)])
     return cluster == np.arange(n), cluster

@@ -33,14 +33,24 @@ days of events): no O(N^2) loop.
 
 from __future__ import annotations
 
+import bisect
+import math
 from collections.abc import Callable
 
 import numpy as np
 
 from lite_decluster.windows._common import WindowResult, as_inputs
-from lite_decluster.windows._geo import great_circle_km, surface_points, window_pairs
+from lite_decluster.windows._geo import (
+    EARTH_RADIUS_KM,
+    great_circle_km,
+    surface_points,
+    window_pairs,
+)
 
 __all__ = ["INTERACTIONS", "reasenberg"]
+
+# Events scanned at least at a time for a largest event's zone (tuning only).
+_SCAN_AHEAD = 512
 
 INTERACTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     # Reasenberg (1985): circular crack of Kanamori & Anderson (1975), 0.011 * 10**(0.4 M) km.
@@ -93,11 +103,15 @@ def _links_to_recent(
             rows.append(qi[ok])
             cols.append(cj[ok])
     r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    cj = np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    o = np.lexsort((cj, r))
+    key = r * n  # one int64 sort key (row, column): faster than lexsort
+    key += np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
+    del rows, cols
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(r, minlength=n), out=ptr[1:])
-    return ptr, cj[o]
+    del r
+    key.sort()
+    key %= n
+    return ptr, key
 
 
 def reasenberg(
@@ -174,38 +188,37 @@ def reasenberg(
     parent = np.full(n, -1, dtype=np.int64)
     main: list[int] = []  # cluster id -> its largest event (earliest on ties)
     members: list[list[int] | None] = []
-    ln_q = -np.log1p(-p)
-    has_links = np.diff(ptr) > 0
-    end = np.searchsorted(t, t + tau_max, side="left")  # look-ahead bound for tau_max
-    ptr_l, lab_l = ptr.tolist(), lab  # local names (speed)
+    ln_q = -math.log1p(-p)
+    has_links = (np.diff(ptr) > 0).tolist()
+    end = np.searchsorted(t, t + tau_max, side="left").tolist()  # look-ahead bound at tau_max
+    ptr_l, t_l, m_l = ptr.tolist(), t.tolist(), mag.tolist()  # Python scalars (loop speed)
+    zones = _MainZones(pts, z, r_main, eh, ez)
     for i in range(n - 1):
-        li = int(lab_l[i])
+        li = int(lab[i])
         if li < 0 and not has_links[i]:
             continue
         if li < 0 or main[li] == i:
             tau, k = tau_min, -1
         else:
             k = main[li]
-            dm = max((1.0 - xk) * mag[k] - xmeff, 0.0)
-            tau = ln_q * (t[i] - t[k]) / 10.0 ** ((dm - 1.0) * 2.0 / 3.0)
+            dm = max((1.0 - xk) * m_l[k] - xmeff, 0.0)
+            tau = ln_q * (t_l[i] - t_l[k]) / 10.0 ** ((dm - 1.0) * 2.0 / 3.0)
             tau = min(max(tau, tau_min), tau_max)
-        ti = t[i]
-        hi = int(end[i]) if tau == tau_max else int(np.searchsorted(t, ti + tau, side="left"))
+        hi = end[i] if tau == tau_max else bisect.bisect_left(t_l, t_l[i] + tau, i + 1, end[i])
         if hi <= i + 1:
             continue
         row = cols[ptr_l[i] : ptr_l[i + 1]]
         if row.size and row[-1] >= hi:
             row = row[: np.searchsorted(row, hi)]
         if k >= 0 and tau > tau_min:
-            js = np.arange(i + 1, hi)
-            near = _distance(pts, z, np.full(js.size, k), js, eh, ez) < r_main[k]
-            if near.any():
-                row = np.union1d(row, js[near])
+            near = zones.near(k, i + 1, hi)
+            if near.size:
+                row = np.concatenate((row, near)) if row.size else near
         if li >= 0 and row.size:
-            row = row[lab_l[row] != li]
+            row = row[lab[row] != li]
         if row.size == 0:
             continue
-        _link(i, row, li, lab_l, parent, main, members, mag)
+        _link(i, row, li, lab, parent, main, members, mag)
 
     ids = np.arange(n)
     mains = np.asarray(main, dtype=np.int64)
@@ -214,6 +227,51 @@ def reasenberg(
     mainshock = cluster == ids
     parent[mainshock] = -1
     return WindowResult(cluster=cluster, mainshock=mainshock, parent=parent)
+
+
+class _MainZones:
+    """Events inside the interaction zone of a cluster's largest event, found window by window.
+
+    For a largest event k, the events j in [start, stop) with ``d(k, j) < r(M_k)``; the scanned
+    range only grows (the loop's look-ahead windows move forward), so every event is tested
+    against a given k at most once.
+    """
+
+    def __init__(
+        self, pts: np.ndarray, z: np.ndarray, r_main: np.ndarray, eh: float, ez: float
+    ) -> None:
+        self.pts, self.z, self.r_main, self.eh, self.ez = pts, z, r_main, eh, ez
+        self.found: dict[int, tuple[int, int, np.ndarray]] = {}
+
+    def _scan(self, k: int, a: int, b: int) -> np.ndarray:
+        """Events j in [a, b) with d(k, j) < r(M_k), ascending."""
+        r = float(self.r_main[k])
+        # Cheap bounds first (chord of the epicentral bound, depth), exact distance after.
+        c = 2 * EARTH_RADIUS_KM * math.sin(min((r + self.eh) / (2 * EARTH_RADIUS_KM), 1.5))
+        d = self.pts[a:b] - self.pts[k]
+        close = np.einsum("ij,ij->i", d, d) < c * c * (1 + 1e-9) + 1e-12
+        close &= np.abs(self.z[a:b] - self.z[k]) < r + self.ez
+        j = a + np.flatnonzero(close)
+        if j.size:
+            j = j[_distance(self.pts, self.z, np.full(j.size, k), j, self.eh, self.ez) < r]
+        return j
+
+    def near(self, k: int, a: int, b: int) -> np.ndarray:
+        """Events j in [a, b) inside k's zone (a never decreases between calls for one k)."""
+        got = self.found.get(k)
+        n = self.z.size
+        if got is None or a > got[1]:
+            stop = min(n, max(b, a + _SCAN_AHEAD))
+            start, js = a, self._scan(k, a, stop)
+        else:
+            start, stop, js = got
+            if b > stop:
+                # Scan ahead (doubling the range): later windows reach further.
+                new = min(n, max(b, stop + max(_SCAN_AHEAD, stop - start)))
+                js = np.concatenate([js, self._scan(k, stop, new)])
+                stop = new
+        self.found[k] = (start, stop, js)
+        return js[np.searchsorted(js, a) : np.searchsorted(js, b)]
 
 
 def _better(a: int, b: int, mag: np.ndarray) -> bool:
@@ -234,6 +292,8 @@ def _link(
     """Join event i, the events ``row`` (later, linked to i) and their clusters into one."""
     row_lab = lab[row]
     fresh = row[row_lab < 0]
+    if fresh.size > 1:
+        fresh = np.unique(fresh)  # an event may be linked both ways
     ids = set(row_lab[row_lab >= 0].tolist())
     if li >= 0:
         ids.add(li)
