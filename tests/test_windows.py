@@ -117,6 +117,33 @@ def test_gardner_knopoff_edges():
     assert not r.mainshock[np.flatnonzero((t == 0.0) & (m == 3.0))[0]]
 
 
+def test_window_pairs_is_a_superset_of_the_exact_pairs():
+    # Windows of different lengths and backward reach (later queries starting earlier), radii
+    # over two orders of magnitude: every pair inside both windows is found.
+    from lite_decluster.windows._geo import great_circle_km, surface_points, window_pairs
+
+    rng = np.random.default_rng(5)
+    n = 400
+    t = np.sort(rng.uniform(0, 50, n))
+    lat, lon = rng.uniform(33, 34, n), rng.uniform(-118, -117, n)
+    pts = surface_points(lat, lon)
+    q = np.sort(rng.choice(n, 120, replace=False))
+    radius = 10 ** rng.uniform(0, 2, q.size)
+    hi = 10 ** rng.uniform(-1, 1.3, q.size)
+    lo = -hi * rng.uniform(0, 2, q.size)
+    cand = np.sort(rng.choice(n, 300, replace=False))
+    got = set()
+    for qi, cj in window_pairs(t, pts, q, radius, lo, hi, cand, chunk=16):
+        got |= set(zip(qi.tolist(), cj.tolist(), strict=True))
+    qq, cc = np.meshgrid(np.arange(q.size), cand, indexing="ij")
+    qq, cc = qq.ravel(), cc.ravel()
+    dt = t[cc] - t[q[qq]]
+    inside = (dt >= lo[qq]) & (dt <= hi[qq])
+    inside &= great_circle_km(pts, q[qq], cc) <= radius[qq]
+    want = set(zip(q[qq[inside]].tolist(), cc[inside].tolist(), strict=True))
+    assert want and want <= got
+
+
 def test_gardner_knopoff_across_the_antimeridian():
     # 10 km apart across lon 180: one cluster (a planar lon/lat or UTM distance would not see it).
     lat = np.array([0.0, 0.0])

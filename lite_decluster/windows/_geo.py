@@ -73,6 +73,7 @@ def window_pairs(
     lo: np.ndarray,
     hi: np.ndarray,
     candidates: np.ndarray,
+    chunk: int = _QUERY_CHUNK,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Candidate pairs (q, c): great-circle distance <= radius[q], lo[q] <= t_c - t_q <= hi[q].
 
@@ -84,6 +85,8 @@ def window_pairs(
     radius, lo, hi : (k,) float, per query: great-circle radius (km, >= 0) and time window
         relative to the query's time (days, lo <= hi).
     candidates : (c,) int, event indices in ascending order.
+    chunk : int
+        Queries per tree query (memory and speed only).
 
     Yields
     ------
@@ -108,11 +111,13 @@ def window_pairs(
     mid = t[queries] + 0.5 * (lo + hi)
     # Chunks of consecutive queries; each chunk's candidates are the union of its queries'
     # candidate ranges (split where the ranges leave a gap, so sparse queries stay cheap).
-    for s in range(0, queries.size, _QUERY_CHUNK):
-        e = min(s + _QUERY_CHUNK, queries.size)
-        ca, cb = a[s:e], b[s:e]
+    for s in range(0, queries.size, chunk):
+        e = min(s + chunk, queries.size)
+        # Union of the ranges [a, b): sorted by start, merged where they overlap.
+        o = np.argsort(a[s:e], kind="stable")
+        ca, cb = a[s:e][o], b[s:e][o]
         top = np.maximum.accumulate(cb)
-        new = np.r_[True, ca[1:] >= top[:-1]]
+        new = np.r_[True, ca[1:] > top[:-1]]
         starts = ca[new]
         ends = np.maximum.reduceat(cb, np.flatnonzero(new))
         lengths = ends - starts

@@ -79,39 +79,51 @@ def _links_to_recent(
     t: np.ndarray,
     pts: np.ndarray,
     z: np.ndarray,
-    mag: np.ndarray,
     zone: np.ndarray,
+    tau_min: float,
     tau_max: float,
     eh: float,
     ez: float,
-) -> tuple[np.ndarray, np.ndarray]:
-    """CSR (ptr (n+1,), cols) of the pairs i < j, t_j - t_i < tau_max, d(i, j) < zone[i]."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs i < j with t_j - t_i < tau_max and d(i, j) < zone[i], as CSR.
+
+    Returns ``ptr`` (n + 1,), ``cut`` (n,) and ``cols``: row i is ``cols[ptr[i]:ptr[i + 1]]``
+    (ascending j), of which ``cols[ptr[i]:cut[i]]`` have t_j - t_i < tau_min.
+    """
     n = t.size
     everyone = np.arange(n)
-    cls = np.floor(mag).astype(np.int64)  # similar zone sizes per tree query
-    rows, cols = [], []
+    reach = zone + eh  # epicentral bound of the zone
+    cls = np.floor(np.log2(reach)).astype(np.int64)  # similar zone sizes per tree query
+    keys = []
+    two_r = 2.0 * EARTH_RADIUS_KM
     for c in np.unique(cls):
         q = np.flatnonzero(cls == c)
         k = q.size
         pairs = window_pairs(
-            t, pts, q, zone[q] + eh, np.zeros(k), np.full(k, tau_max), everyone
+            t, pts, q, reach[q], np.zeros(k), np.full(k, tau_max), everyone, chunk=8192
         )
         for qi, cj in pairs:
             ok = (cj > qi) & (t[cj] - t[qi] < tau_max)
+            ok &= np.abs(z[cj] - z[qi]) < (zone[qi] + ez) * (1 + 1e-9) + 1e-9  # slack: rounding
+            qi, cj = qi[ok], cj[ok]
+            # Chord bound of the epicentral reach first (no arcsin), exact distance after.
+            d = pts[qi] - pts[cj]
+            ch = two_r * np.sin(np.minimum(reach[qi] / two_r, 1.5))
+            ok = np.einsum("ij,ij->i", d, d) < ch * ch * (1 + 1e-9) + 1e-12
             qi, cj = qi[ok], cj[ok]
             ok = _distance(pts, z, qi, cj, eh, ez) < zone[qi]
-            rows.append(qi[ok])
-            cols.append(cj[ok])
-    r = np.concatenate(rows) if rows else np.zeros(0, dtype=np.int64)
-    key = r * n  # one int64 sort key (row, column): faster than lexsort
-    key += np.concatenate(cols) if cols else np.zeros(0, dtype=np.int64)
-    del rows, cols
-    ptr = np.zeros(n + 1, dtype=np.int64)
-    np.cumsum(np.bincount(r, minlength=n), out=ptr[1:])
-    del r
+            keys.append(qi[ok] * n + cj[ok])  # one int64 sort key (row, column)
+    key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    del keys
     key.sort()
-    key %= n
-    return ptr, key
+    rows = key // n
+    cols = key - rows * n
+    del key
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
+    early = t[cols] - t[rows] < tau_min
+    cut = ptr[:-1] + np.bincount(rows[early], minlength=n)
+    return ptr, cut, cols
 
 
 def reasenberg(
@@ -182,42 +194,53 @@ def reasenberg(
     r_main = radius(mag)
     zone = rfact * r_main
     eh, ez = float(horiz_error), float(depth_error)
-    ptr, cols = _links_to_recent(t, pts, z, mag, zone, tau_max, eh, ez)
+    ptr, cut, cols = _links_to_recent(t, pts, z, zone, tau_min, tau_max, eh, ez)
 
     lab = np.full(n, -1, dtype=np.int64)  # cluster id of each event, -1: not clustered
     parent = np.full(n, -1, dtype=np.int64)
     main: list[int] = []  # cluster id -> its largest event (earliest on ties)
     members: list[list[int] | None] = []
     ln_q = -math.log1p(-p)
-    has_links = (np.diff(ptr) > 0).tolist()
     end = np.searchsorted(t, t + tau_max, side="left").tolist()  # look-ahead bound at tau_max
-    ptr_l, t_l, m_l = ptr.tolist(), t.tolist(), mag.tolist()  # Python scalars (loop speed)
+    # Python scalars for the loop (much faster than numpy scalars one at a time).
+    ptr_l, cut_l, t_l, m_l = ptr.tolist(), cut.tolist(), t.tolist(), mag.tolist()
+    lab_item = lab.item
     zones = _MainZones(pts, z, r_main, eh, ez)
     for i in range(n - 1):
-        li = int(lab[i])
-        if li < 0 and not has_links[i]:
-            continue
+        li = lab_item(i)
+        a = ptr_l[i]
         if li < 0 or main[li] == i:
-            tau, k = tau_min, -1
+            # Look ahead tau_min: the precomputed links only.
+            b = cut_l[i]
+            if a == b:
+                continue
+            row = cols[a:b]
         else:
             k = main[li]
-            dm = max((1.0 - xk) * m_l[k] - xmeff, 0.0)
-            tau = ln_q * (t_l[i] - t_l[k]) / 10.0 ** ((dm - 1.0) * 2.0 / 3.0)
-            tau = min(max(tau, tau_min), tau_max)
-        hi = end[i] if tau == tau_max else bisect.bisect_left(t_l, t_l[i] + tau, i + 1, end[i])
-        if hi <= i + 1:
-            continue
-        row = cols[ptr_l[i] : ptr_l[i + 1]]
-        if row.size and row[-1] >= hi:
-            row = row[: np.searchsorted(row, hi)]
-        if k >= 0 and tau > tau_min:
-            near = zones.near(k, i + 1, hi)
-            if near.size:
-                row = np.concatenate((row, near)) if row.size else near
-        if li >= 0 and row.size:
+            dm = (1.0 - xk) * m_l[k] - xmeff
+            tau = ln_q * (t_l[i] - t_l[k]) / 10.0 ** (((dm if dm > 0 else 0.0) - 1.0) / 1.5)
+            if tau <= tau_min:
+                b = cut_l[i]
+                if a == b:
+                    continue
+                row = cols[a:b]
+            else:
+                if tau >= tau_max:
+                    hi = end[i]
+                else:
+                    hi = bisect.bisect_left(t_l, t_l[i] + tau, i + 1, end[i])
+                b = ptr_l[i + 1]
+                if a < b and cols[b - 1] >= hi:
+                    b = a + int(np.searchsorted(cols[a:b], hi))
+                row = cols[a:b]
+                near = zones.near(k, i + 1, hi)
+                if near.size:
+                    row = np.concatenate((row, near)) if a < b else near
+                elif a == b:
+                    continue
             row = row[lab[row] != li]
-        if row.size == 0:
-            continue
+            if row.size == 0:
+                continue
         _link(i, row, li, lab, parent, main, members, mag)
 
     ids = np.arange(n)
@@ -250,7 +273,7 @@ class _MainZones:
         c = 2 * EARTH_RADIUS_KM * math.sin(min((r + self.eh) / (2 * EARTH_RADIUS_KM), 1.5))
         d = self.pts[a:b] - self.pts[k]
         close = np.einsum("ij,ij->i", d, d) < c * c * (1 + 1e-9) + 1e-12
-        close &= np.abs(self.z[a:b] - self.z[k]) < r + self.ez
+        close &= np.abs(self.z[a:b] - self.z[k]) < (r + self.ez) * (1 + 1e-9) + 1e-9
         j = a + np.flatnonzero(close)
         if j.size:
             j = j[_distance(self.pts, self.z, np.full(j.size, k), j, self.eh, self.ez) < r]
