@@ -100,7 +100,7 @@ def _links_to_recent(
         q = np.flatnonzero(cls == c)
         k = q.size
         pairs = window_pairs(
-            t, pts, q, reach[q], np.zeros(k), np.full(k, tau_max), everyone, chunk=8192
+            t, pts, q, reach[q], np.zeros(k), np.full(k, tau_max), everyone, chunk=2048
         )
         for qi, cj in pairs:
             ok = (cj > qi) & (t[cj] - t[qi] < tau_max)
@@ -112,18 +112,26 @@ def _links_to_recent(
             ok = np.einsum("ij,ij->i", d, d) < ch * ch * (1 + 1e-9) + 1e-12
             qi, cj = qi[ok], cj[ok]
             ok = _distance(pts, z, qi, cj, eh, ez) < zone[qi]
-            keys.append(qi[ok] * n + cj[ok])  # one int64 sort key (row, column)
+            qi, cj = qi[ok], cj[ok]
+            # One int64 sort key per pair: (row, column, 1 if t_j - t_i >= tau_min).
+            key = qi * n + cj
+            key *= 2
+            key += t[cj] - t[qi] >= tau_min
+            keys.append(key)
     key = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
     del keys
     key.sort()
+    early = (key & 1) == 0
+    key >>= 1
     rows = key // n
-    cols = key - rows * n
-    del key
     ptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(rows, minlength=n), out=ptr[1:])
-    early = t[cols] - t[rows] < tau_min
     cut = ptr[:-1] + np.bincount(rows[early], minlength=n)
-    return ptr, cut, cols
+    del early
+    key -= rows * n
+    del rows
+    index = np.int32 if n < 2**31 else np.int64
+    return ptr, cut, key.astype(index)
 
 
 def reasenberg(
@@ -209,6 +217,7 @@ def reasenberg(
     for i in range(n - 1):
         li = lab_item(i)
         a = ptr_l[i]
+        dup = False
         if li < 0 or main[li] == i:
             # Look ahead tau_min: the precomputed links only.
             b = cut_l[i]
@@ -235,13 +244,14 @@ def reasenberg(
                 row = cols[a:b]
                 near = zones.near(k, i + 1, hi)
                 if near.size:
-                    row = np.concatenate((row, near)) if a < b else near
+                    dup = a < b
+                    row = np.concatenate((row, near)) if dup else near
                 elif a == b:
                     continue
             row = row[lab[row] != li]
             if row.size == 0:
                 continue
-        _link(i, row, li, lab, parent, main, members, mag)
+        _link(i, row, li, lab, parent, main, members, mag, m_l, dup)
 
     ids = np.arange(n)
     mains = np.asarray(main, dtype=np.int64)
@@ -297,11 +307,6 @@ class _MainZones:
         return js[np.searchsorted(js, a) : np.searchsorted(js, b)]
 
 
-def _better(a: int, b: int, mag: np.ndarray) -> bool:
-    """Is event a a better mainshock than event b (larger magnitude, then earlier)?"""
-    return bool(mag[a] > mag[b] or (mag[a] == mag[b] and a < b))
-
-
 def _link(
     i: int,
     row: np.ndarray,
@@ -311,25 +316,42 @@ def _link(
     main: list[int],
     members: list[list[int] | None],
     mag: np.ndarray,
+    m_l: list[float],
+    dup: bool,
 ) -> None:
-    """Join event i, the events ``row`` (later, linked to i) and their clusters into one."""
+    """Join event i, the events ``row`` (later, linked to i) and their clusters into one.
+
+    ``dup``: ``row`` may hold an event twice (linked through both zones).
+    """
     row_lab = lab[row]
-    fresh = row[row_lab < 0]
-    if fresh.size > 1:
-        fresh = np.unique(fresh)  # an event may be linked both ways
-    ids = set(row_lab[row_lab >= 0].tolist())
-    if li >= 0:
-        ids.add(li)
+    free = row_lab < 0
+    if free.all():
+        fresh, ids = row, ({li} if li >= 0 else set())
+    else:
+        fresh = row[free]
+        ids = set(row_lab[~free].tolist())
+        if li >= 0:
+            ids.add(li)
+    if dup and fresh.size > 1:
+        fresh = np.unique(fresh)
+
+    def better(a: int, b: int) -> bool:  # a better mainshock than b: larger, then earlier
+        return m_l[a] > m_l[b] or (m_l[a] == m_l[b] and a < b)
+
     if ids:
-        target = max(ids, key=lambda c: len(members[c]))  # merge small into large
-        best = main[target]
-        for c in ids - {target}:
-            moved = members[c]
-            lab[np.asarray(moved, dtype=np.int64)] = target
-            members[target].extend(moved)
-            if _better(main[c], best, mag):
-                best = main[c]
-            members[c] = None
+        if len(ids) == 1:
+            (target,) = ids
+            best = main[target]
+        else:
+            target = max(ids, key=lambda c: len(members[c]))  # merge small into large
+            best = main[target]
+            for c in ids - {target}:
+                moved = members[c]
+                lab[np.asarray(moved, dtype=np.int64)] = target
+                members[target].extend(moved)
+                if better(main[c], best):
+                    best = main[c]
+                members[c] = None
     else:
         target = len(main)
         main.append(i)
@@ -339,13 +361,13 @@ def _link(
         lab[i] = target
         members[target].append(i)
         parent[i] = int(row[0])
-        if _better(i, best, mag):
+        if better(i, best):
             best = i
     if fresh.size:
         lab[fresh] = target
         parent[fresh] = i
         members[target].extend(fresh.tolist())
-        f = int(fresh[np.argmax(mag[fresh])])  # first of the largest: the earliest
-        if _better(f, best, mag):
+        f = int(fresh[np.argmax(mag[fresh])]) if fresh.size > 1 else int(fresh[0])
+        if better(f, best):  # f: the first of the largest fresh events, the earliest
             best = f
     main[target] = best
