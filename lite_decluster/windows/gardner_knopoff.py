@@ -2,10 +2,8 @@
 
 Every event of magnitude M opens a window of great-circle (epicentral) radius L(M) km and
 duration T(M) days after it; a later event of smaller magnitude inside the window of any event
-is a dependent event (aftershock), as in van Stiphout, Zhuang & Marsan (2012, CORSSA, section
-3.1: "for each earthquake in the catalog with magnitude M, the subsequent shocks are identified
-as aftershocks if they occur within a specified time interval T(M), and within a distance
-interval L(M)"). Windows of dependent events count too (secondary aftershocks). With
+is a dependent event (aftershock), as described by van Stiphout, Zhuang & Marsan (2012, CORSSA,
+section 3.1). Windows of dependent events count too (secondary aftershocks). With
 ``fs_time_prop = f > 0`` the window also reaches back ``f T(M)`` days, so that smaller events
 shortly before a larger one (foreshocks) are dependent as well.
 
