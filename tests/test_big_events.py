@@ -30,8 +30,6 @@ def big_rows(raw):
 
 @pytest.mark.parametrize("method", ["forest", "nnd-threshold", "gardner-knopoff", "reasenberg"])
 def test_big_events_are_mainshocks(shared_data, method):
-    pytest.importorskip("lite_decluster.windows") if method in ("gardner-knopoff",
-                                                                "reasenberg") else None
     done = label_catalog(shared_data / "scsn_socal_1932_2026_M2.5.csv", method=method)
     frame = done.labels.frame()
     keep = declustered_rows(done.labels, "mainshocks")
