@@ -230,7 +230,7 @@ def label_catalog(
         prep.table = _slim(prep.table)
     del selected
     release_free_memory()
-    lap("features")
+    lap("features" if method not in FEATURELESS else "select")
     if method == "forest":
         tick("model")
         loaded_model = (

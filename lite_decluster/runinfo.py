@@ -97,7 +97,7 @@ class RunInfo:
         elif self.threshold is not None:
             rule = f"p_aftershock > {self.threshold:g}"
         else:
-            rule = "inside a window" if self.method == "gardner-knopoff" else "linked"
+            rule = "in a cluster, not its mainshock"
         out.append(
             f"classified  {_n(self.n_classified, 'event')}: {self.n_background:,} background"
             + (f" ({bg:.1%})" if bg is not None else "")

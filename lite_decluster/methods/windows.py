@@ -6,6 +6,7 @@ too), ``background`` for mainshocks and singles; no probabilities.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,8 +40,10 @@ def windows(name: str, table: pd.DataFrame, options: Mapping[str, Any]) -> Metho
         else:
             depth = table["depth"].to_numpy(dtype=float)
             res = windows.reasenberg(t, lat, lon, m, depth, **opts)
-            desc = "Reasenberg (1985) " + ", ".join(f"{k} {v:g}" for k, v in opts.items()
-                                                    if isinstance(v, (int, float)))
+            used = {k: p.default for k, p in inspect.signature(windows.reasenberg).parameters
+                    .items() if p.default is not inspect.Parameter.empty} | opts
+            desc = "Reasenberg (1985): " + ", ".join(f"{k} {v:g}" if isinstance(v, float | int)
+                                                     else f"{k} {v}" for k, v in used.items())
     except ValueError as exc:
         raise MethodError(f"{name}: {exc}") from exc
     n = len(table)
