@@ -13,7 +13,8 @@ digits, counts and rows as integers, times as ISO 8601 UTC (``...Z``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
@@ -30,22 +31,22 @@ from lite_decluster.runinfo import RunInfo
 __all__ = ["SIGNIFICANT_DIGITS", "format_fields", "write_labelled_text"]
 
 SIGNIFICANT_DIGITS = 6
+# Text is formatted this many input bytes at a time: the added fields of a block are Python
+# strings (about 25 per row), so a small block keeps their memory small.
+_WRITE_BLOCK_BYTES = 1 << 20
 
 
-def _needs_quotes(values: Iterable[str], delim: str) -> np.ndarray:
-    special = (delim, '"', "\n", "\r") if delim != " " else (" ", "\t", '"', "\n", "\r")
-    return np.array([any(c in v for c in special) for v in values], dtype=bool)
+def _quote(value: str, special: re.Pattern) -> str:
+    return '"' + value.replace('"', '""') + '"' if special.search(value) else value
 
 
 def _text(col: pd.Series, delim: str) -> list[str]:
-    s = col.astype(object)
-    out = ["" if v is None or v is pd.NA else str(v) for v in s.tolist()]
-    if out:
-        q = _needs_quotes(out, delim)
-        if q.any():
-            for i in np.flatnonzero(q):
-                out[i] = '"' + out[i].replace('"', '""') + '"'
-    return out
+    """Text fields, quoted where needed; each distinct value is checked once (labels, roles
+    and reasons repeat)."""
+    special = re.compile(r'[\s"]' if delim == " " else "[" + re.escape(delim) + '"\r\n]')
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    texts = np.array([_quote(str(u), special) for u in uniques] + [""], dtype=object)
+    return texts[codes].tolist()  # code -1 (missing) picks the trailing ''
 
 
 def _floats(values: np.ndarray, decimals: int | None) -> list[str]:
@@ -56,35 +57,62 @@ def _floats(values: np.ndarray, decimals: int | None) -> list[str]:
     return ["" if x != x else f"{x:.{SIGNIFICANT_DIGITS}g}" for x in v.tolist()]
 
 
-def _times(values: pd.Series) -> list[str]:
-    ns = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+def time_unit(ns: np.ndarray) -> str:
+    """The coarsest of 'ms', 'us', 'ns' that writes every time exactly (one unit per file)."""
     ok = ~np.isnat(ns)
-    unit = "ms"
-    if ok.any():
-        sub = ns[ok].astype(np.int64) % 1_000_000
-        unit = "ms" if not sub.any() else ("us" if not (sub % 1000).any() else "ns")
-    text = np.datetime_as_string(ns, unit=unit, timezone="UTC")
-    return [t if k else "" for t, k in zip(text.tolist(), ok.tolist(), strict=True)]
+    sub = ns[ok].astype(np.int64) % 1_000_000
+    return "ms" if not sub.any() else ("us" if not (sub % 1000).any() else "ns")
 
 
-def format_fields(frame: pd.DataFrame, delim: str, magnitude_decimals: int | None
-                  ) -> list[str]:
-    """The added fields of each row of ``frame`` (result columns) as one text line each."""
-    cols: list[list[str]] = []
-    for name in frame.columns:
-        col = frame[name]
-        if pd.api.types.is_datetime64_any_dtype(col):
-            cols.append(_times(col))
-        elif pd.api.types.is_float_dtype(col):
-            cols.append(_floats(col.to_numpy(), magnitude_decimals if name == "dm" else None))
-        elif pd.api.types.is_integer_dtype(col):
-            cols.append(["" if v is pd.NA else str(v) for v in col.astype(object).tolist()])
+def _times(values: pd.Series, unit: str) -> list[str]:
+    ns = values.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[ns]")
+    text = np.datetime_as_string(ns, unit=unit, timezone="UTC").astype(object)
+    text[np.isnat(ns)] = ""
+    return text.tolist()
+
+
+def _ints(col: pd.Series) -> list[str]:
+    values = col.to_numpy(dtype=np.int64, na_value=0).astype(str).astype(object)
+    values[col.isna().to_numpy()] = ""
+    return values.tolist()
+
+
+def _column(col: pd.Series, name: str, delim: str, decimals: int | None, unit: str
+            ) -> list[str]:
+    if pd.api.types.is_datetime64_any_dtype(col):
+        return _times(col, unit)
+    if pd.api.types.is_float_dtype(col):
+        return _floats(col.to_numpy(), decimals if name == "dm" else None)
+    if pd.api.types.is_integer_dtype(col):
+        return _ints(col)
+    return _text(col, delim)
+
+
+def format_fields(frame: pd.DataFrame, delim: str, magnitude_decimals: int | None,
+                  time_unit: str = "ms") -> list[str]:
+    """The added fields of each row of ``frame`` (result columns) as one text line each.
+
+    Rows that were not declustered (below Mc, not earthquakes...) have only a reason and a
+    time: they are joined from those two columns alone (most rows of a long catalog)."""
+    tail = [c for c in ("reason", "time_utc") if c in frame.columns]
+    rest = frame.drop(columns=tail)
+    sparse = rest.isna().all(axis=1).to_numpy()
+    empty = '""' if delim == " " else ""
+    lines = np.empty(len(frame), dtype=object)
+    for rows, names in ((~sparse, list(frame.columns)), (sparse, tail)):
+        if not rows.any():
+            continue
+        part = frame.loc[rows, names]
+        cols = [_column(part[c], c, delim, magnitude_decimals, time_unit) for c in names]
+        if delim == " ":
+            # Whitespace-separated text has no empty fields: an empty value is written '""'.
+            cols = [[v if v else empty for v in c] for c in cols]
+        if names is tail:
+            lead = delim.join([empty] * rest.shape[1]) + delim if rest.shape[1] else ""
+            lines[rows] = [lead + delim.join(t) for t in zip(*cols, strict=True)]
         else:
-            cols.append(_text(col, delim))
-    if delim == " ":
-        # Whitespace-separated text has no empty fields: an empty value is written '""'.
-        cols = [[v if v else '""' for v in c] for c in cols]
-    return [delim.join(t) for t in zip(*cols, strict=True)]
+            lines[rows] = [delim.join(t) for t in zip(*cols, strict=True)]
+    return lines.tolist()
 
 
 def _delimiter(source) -> str:
@@ -123,10 +151,11 @@ def write_labelled_text(
     sep = delim.encode()
     first = labels.frame(0, 0)
     names = added_names(source.columns, list(first.columns), info)
+    unit = time_unit(labels.row_time) if labels.row_time is not None else "ms"
 
     def write(fh: IO[bytes]) -> None:
         start = 0
-        for header, records in iter_records(catalog, block_bytes):
+        for header, records in iter_records(catalog, block_bytes or _WRITE_BLOCK_BYTES):
             if header:
                 body, end = _line_end(header)
                 fh.write(body + sep + delim.join(names[c] for c in first.columns).encode()
@@ -136,7 +165,8 @@ def write_labelled_text(
             stop = start + len(records)
             if stop > labels.n_rows:
                 break
-            fields = format_fields(labels.frame(start, stop), delim, labels.magnitude_decimals)
+            fields = format_fields(labels.frame(start, stop), delim, labels.magnitude_decimals,
+                                   unit)
             lines = []
             for rec, added in zip(records, fields, strict=True):
                 body, end = _line_end(rec)
