@@ -119,6 +119,42 @@ def _seconds(per: dict[str, list[dict[str, Any]]]) -> float:
     return total + sum(cats.values())
 
 
+def _overview(all_cases: Sequence[Case], results: dict[str, Any]) -> list[str]:
+    """One row per case: median accuracy of the main methods and the background shares."""
+    cols = ("rf_td100", "nnd", "ceiling-mc", "ceiling-all")
+    lines = [
+        "## Overview (medians per case)",
+        "",
+        "Accuracy of the default forest, the NND threshold and the two ETAS ceilings; true "
+        "background share; background share from rf_td100's labels and from its mean "
+        "1 - p_aftershock; the above-Mc ceiling's mean p_background.",
+        "",
+        "| case | catalogs | rf_td100 | NND | ceiling (Mc) | ceiling (all) | true bg "
+        "| rf_td100 bg labels | rf_td100 bg expected | ceiling (Mc) bg expected |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for c in all_cases:
+        per = results[c.name]
+        s = {m: _summary(per.get(m, [])) for m in cols}
+
+        def med(m: str, key: str, s: dict = s) -> str:
+            v = s.get(m)
+            if v is None or not math.isfinite(v[key]["median"]):
+                return "-"
+            return f"{v[key]['median']:.3f}"
+
+        n = max((v["accuracy"]["n"] for v in s.values() if v), default=0)
+        lines.append(
+            f"| {c.name} | {n} | "
+            + " | ".join(med(m, "accuracy") for m in cols)
+            + f" | {med('rf_td100', 'bg_share_true')} | {med('rf_td100', 'bg_share_labels')}"
+            f" | {med('rf_td100', 'bg_share_expected')}"
+            f" | {med('ceiling-mc', 'bg_share_expected')} |"
+        )
+    lines.append("")
+    return lines
+
+
 def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | None = None) -> Path:
     """Write ``<docs>/evaluation.md`` and ``<docs>/figures/evaluation_*.png``; returns the
     Markdown path."""
@@ -213,6 +249,7 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
             )
         lines.append("")
 
+    lines += _overview(all_cases, results)
     poisson = [c for c in all_cases if c.group == "poisson"]
     if poisson:
         shown = [m for m in methods if m in (*methods,) and not m.startswith("ceiling")]
