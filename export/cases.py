@@ -88,7 +88,9 @@ class EvalCatalog:
 
     ``x``, ``y`` (km, the simulation's plane) are None for Poisson catalogs; ``lon``, ``lat``
     (degrees) are None for planar ones. ``params`` are the true ETAS parameters (None for
-    Poisson). ``mc`` and ``b`` are what the methods are given.
+    Poisson). ``mc`` and ``b`` are what the methods are given. ``parent`` (truth, not given to
+    the methods) is the index of each event's parent in this catalog, -1 for background
+    events and for parents that are not in it (outside the region or the window, removed).
     """
 
     time: np.ndarray
@@ -102,6 +104,7 @@ class EvalCatalog:
     mc: float | str
     b: float | str
     meta: dict[str, Any] = field(default_factory=dict)
+    parent: np.ndarray | None = None  # index of the true parent in this catalog, -1 if unseen
 
     def __len__(self) -> int:
         return int(self.time.size)
@@ -228,11 +231,16 @@ def _make_test(index: int, scale: str) -> EvalCatalog:
     seed = catalog_seeds(config, "test", index + 1)[index]
     factor = float(config["scales"][scale]["events_factor"])
     df, meta = simulate_catalog(seed, config, factor)
+    params = ETASParams.from_dict(meta["params"])
+    again = simulate(params, meta["sim_seed"])  # the same catalog, with its parents
+    if not np.array_equal(again["time"], df["time"].to_numpy()):
+        raise AssertionError("test catalog not reproduced")
     return EvalCatalog(time=df["time"].to_numpy(), magnitude=df["magnitude"].to_numpy(),
                        generation=df["generation"].to_numpy(), x=df["x"].to_numpy(),
                        y=df["y"].to_numpy(), lon=None, lat=None,
-                       params=ETASParams.from_dict(meta["params"]), mc="auto", b="auto",
-                       meta={"seed": seed, "sim_seed": meta["sim_seed"]})  # fmt: skip
+                       params=params, mc="auto", b="auto",
+                       meta={"seed": seed, "sim_seed": meta["sim_seed"]},
+                       parent=again["parent"].copy())  # fmt: skip
 
 
 def _make_etas(case: Case, seed: int) -> EvalCatalog:
@@ -270,7 +278,8 @@ def _make_etas(case: Case, seed: int) -> EvalCatalog:
     return EvalCatalog(time=ev["time"].copy(), magnitude=ev["magnitude"].copy(),
                        generation=ev["generation"].copy(), x=ev["x"].copy(), y=ev["y"].copy(),
                        lon=lon, lat=lat, params=params, mc=mc_cut, b="auto",
-                       meta={"seed": seed, "effect": effect})  # fmt: skip
+                       meta={"seed": seed, "effect": effect},
+                       parent=ev["parent"].copy())  # fmt: skip
 
 
 def make_catalog(case: Case, index: int, scale: str = "full") -> EvalCatalog:

@@ -21,6 +21,8 @@ Methods (default: all of :data:`DEFAULT_METHODS`), each through the public API a
   when that pickle does not exist;
 * ``ceiling-mc`` / ``ceiling-all``: the ETAS ceiling (``export/ceiling.py``) with parents above
   the methods' Mc / every observed event (Poisson catalogs: p_background = 1 exactly);
+* ``truth-parents`` (a diagnostic, not a method): where the scored aftershocks' true
+  parents are: observed above the Mc, observed below it, or not in the catalog;
 * any other name, e.g. ``etas``: ``decluster(df, method=NAME)`` once the runtime offers it, or
   ``module:function`` called as ``function(df, mc=..., b=...)`` returning decluster's columns.
   A method that cannot be imported or is unknown to the runtime is recorded as unavailable
@@ -51,7 +53,8 @@ from export.metrics import catalog_metrics
 WORK_DIR = Path(__file__).resolve().parent / "work"
 DOCS_DIR = Path(__file__).resolve().parents[1] / "docs"
 FORESTS = ("rf_td010", "rf_td025", "rf_td050", "rf_td075", "rf_td100")
-DEFAULT_METHODS = (*FORESTS, "nnd", "reference", "ceiling-mc", "ceiling-all")
+DIAGNOSTICS = ("truth-parents",)
+DEFAULT_METHODS = (*FORESTS, "nnd", "reference", "ceiling-mc", "ceiling-all", *DIAGNOSTICS)
 
 
 class Unavailable(Exception):
@@ -120,6 +123,25 @@ def ceilings(cat: EvalCatalog) -> dict[str, tuple[dict[str, float], dict[str, An
             for name, p in zip(CEILINGS, p_bg, strict=True)}  # fmt: skip
 
 
+def parent_shares(cat: EvalCatalog) -> dict[str, float]:
+    """Shares of the scored aftershocks (events above the methods' Mc, generation > 0) whose
+    true parent is in the catalog above the Mc, in it below the Mc, or not in it."""
+    from lite_decluster.magnitudes import estimate_mc
+
+    m = cat.magnitude
+    mc = float(estimate_mc(m)) if cat.mc == "auto" else float(cat.mc)
+    scored = (m >= mc - 1e-6) & (cat.generation > 0)
+    n = int(scored.sum())
+    par = cat.parent[scored] if cat.parent is not None else np.full(n, -1)
+    seen = par >= 0
+    above = np.zeros(n, dtype=bool)
+    above[seen] = m[par[seen]] >= mc - 1e-6
+    div = max(n, 1)
+    return {"aftershocks": float(n), "parent_above_mc": float(above.sum() / div),
+            "parent_below_mc": float((seen & ~above).sum() / div),
+            "parent_not_in_catalog": float((~seen).sum() / div), "mc": mc}  # fmt: skip
+
+
 def run_method(method: str, cat: EvalCatalog, work: Path) -> tuple[dict[str, float], dict]:
     """Metrics and run info of one method on one catalog; raises Unavailable."""
     if method in CEILINGS:
@@ -171,6 +193,11 @@ def evaluate_catalog(
             share = (time.perf_counter() - t1) / 2
         record: dict[str, Any] = {"case": case.name, "index": index, "method": method,
                                   "n_events": len(cat), "seed": cat.meta.get("seed")}  # fmt: skip
+        if method in DIAGNOSTICS:
+            record.update(status="diagnostic", diagnostics=parent_shares(cat))
+            record["seconds"], record["seconds_catalog"] = time.perf_counter() - t1, t_cat
+            _write_json(result_path(work, scale, case.name, index, method), record)
+            continue
         try:
             metrics, info = pending[method] if method in pending else run_method(method, cat, work)
             record.update(status="ok", metrics=metrics, **info)
