@@ -48,6 +48,15 @@ def _runs(work: Path, scale: str) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
+def _invocations(runs: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in runs:
+        what = "all methods" if len(r["methods"]) > 3 else ", ".join(r["methods"])
+        parts.append(f"{(r['end'] - r['start']) / 60:.1f} min: {r['catalogs']} catalogs, "
+                     f"{what}, {r['jobs']} process(es)")  # fmt: skip
+    return "; ".join(parts)
+
+
 def _band(s: dict[str, float], digits: int = 3, signed: bool = False) -> str:
     if not s or s.get("n", 0) == 0 or not math.isfinite(s["median"]):
         return "-"
@@ -224,7 +233,8 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
         "",
         f"Scale `{scale}`: {len(all_cases)} cases, {n_cat} catalogs. Run time: "
         f"{wall / 60:.1f} min wall clock over {len(runs)} invocation(s) with {jobs} worker "
-        f"process(es) on a {platform.machine()} machine with 2 cores shared with other work; "
+        f"process(es) ({_invocations(runs)}) on a {platform.machine()} machine with 2 cores "
+        "shared with other work; "
         f"{cpu / 60:.1f} min summed over results (catalog generation, each method, each "
         "ceiling). Results are cached per (case, catalog, method) under "
         f"`export/work/evaluate/{scale}/`, so an interrupted run continues where it stopped.",
