@@ -4,7 +4,8 @@ Commands: ``simulate`` (one ETAS catalog as CSV), ``example`` (the bundled examp
 catalog), ``dataset`` (training/test catalogs and
 features), ``train`` (grid, forests, baselines, evaluation), ``build`` (the whole chain to
 ``models_onnx/``), ``convert`` (a pickled forest to ONNX), ``ort-compat`` (check the shipped
-models under several onnxruntime versions) and ``report`` (docs/models.md and its figures).
+models under several onnxruntime versions), ``report`` (docs/models.md and its figures) and
+``evaluate`` (the evaluation suite, docs/evaluation.md).
 Each module exposes ``cli(argv) -> int``; ``simulate`` gets argv with the command name
 (its parser has a subcommand), the others the options only.
 """
@@ -23,6 +24,7 @@ COMMANDS = {
     "convert": ("export.convert", "convert a pickled forest to ONNX"),
     "ort-compat": ("export.ort_compat", "check the models under several onnxruntime versions"),
     "report": ("export.report", "write docs/models.md and its figures"),
+    "evaluate": ("export.evaluate", "every method on every case (docs/evaluation.md)"),
 }
 
 
