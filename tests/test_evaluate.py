@@ -14,7 +14,7 @@ from export.evaluation_report import load_results
 def test_small_suite_runs_resumes_and_reports(tmp_path):
     t0 = time.perf_counter()
     lines: list[str] = []
-    methods = [*evaluate.DEFAULT_METHODS, "etas", "no_such_module:fn"]
+    methods = [*evaluate.DEFAULT_METHODS, "dbscan", "no_such_module:fn"]
     evaluate.run("small", methods, jobs=1, work=tmp_path, log=lines.append)
     small = cases.cases("small")
     for case in small:
@@ -22,8 +22,8 @@ def test_small_suite_runs_resumes_and_reports(tmp_path):
             for m in methods:
                 assert evaluate.result_path(tmp_path, "small", case.name, i, m).exists()
     res = load_results(tmp_path, "small")
-    rec = res["in-distribution"]["etas"][0]
-    assert rec["status"] == "unavailable" and "etas" in rec["reason"]
+    rec = res["in-distribution"]["dbscan"][0]
+    assert rec["status"] == "unavailable" and "dbscan" in rec["reason"]
     assert res["in-distribution"]["no_such_module:fn"][0]["status"] == "unavailable"
     assert res["in-distribution"]["reference"][0]["status"] == "unavailable"
     for case in small:  # the ceiling is never beaten by much and Poisson ceilings are exact
