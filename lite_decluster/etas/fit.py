@@ -1,0 +1,421 @@
+"""Maximum-likelihood ETAS fit and stochastic declustering: :func:`decluster_etas`.
+
+Rounds: (1) background density at the target events (homogeneous for x/y; for lon/lat the
+kernel estimate weighted by the previous round's background probabilities, all 1 at first);
+(2) pairs pruned at the current parameters (threshold ``tol`` times the background intensity);
+(3) L-BFGS-B on the free parameters from the current ones (the first round from a generic
+start, never from true values), on ``-log L / n_target`` in internal coordinates (logs of mu,
+A, c, tau, d, p - 1, q - 1; alpha and gamma as they are). Rounds repeat until the
+log-likelihood changes by less than ``_ROUND_TOL`` between rounds (at most ``_MAX_ROUNDS``), so
+the final pairs and background belong to the final parameters. Then ``p_background = mu u_j /
+lambda_j``; standard errors from the inverse of the observed information (the Hessian by
+central differences of the analytic gradient, internal coordinates, delta method back).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import optimize
+
+from lite_decluster.etas.background import SmoothBackground, homogeneous
+from lite_decluster.etas.errors import EtasError
+from lite_decluster.etas.geometry import make_geometry, make_region, ray_crossings
+from lite_decluster.etas.kernels import PARAM_NAMES
+from lite_decluster.etas.likelihood import Likelihood
+from lite_decluster.etas.pairs import build_pairs
+
+__all__ = ["GENERIC_START", "MIN_EVENTS", "EtasResult", "decluster_etas", "load_etas_params",
+           "save_etas_params"]
+
+#: Generic start: branching ratio 0.5 (sets A), mu from the other half of the events.
+GENERIC_START = {"branching_ratio": 0.5, "alpha": 1.5, "c": 0.01, "p": 1.15, "tau": 1000.0,
+                 "d": 0.5, "q": 1.7, "gamma": 1.2}
+#: Fewest target events for a fit with free parameters.
+MIN_EVENTS = 100
+_LOG = ("mu", "A", "c", "tau", "d")
+_SHIFT = ("p", "q")  # internal log(x - 1)
+_BOUNDS = {"mu": (1e-8, 1e8), "A": (1e-6, 20.0), "alpha": (0.0, 5.0), "c": (1e-6, 10.0),
+           "p": (1.0 + 1e-3, 3.0), "tau": (1.0, 1e6), "d": (1e-3, 1e3), "q": (1.0 + 1e-2, 5.0),
+           "gamma": (0.0, 5.0)}
+_ROUND_TOL = 0.05
+_MAX_ROUNDS = 6
+_HESS_STEP = 1e-4
+
+
+@dataclass
+class EtasResult:
+    """Result of :func:`decluster_etas` (arrays aligned with the input events).
+
+    Attributes
+    ----------
+    p_background : ndarray (n,) float, NaN outside the target (window and region).
+    parent : ndarray (n,) int, most probable triggering event (-1: background, or none).
+    in_target : ndarray (n,) bool.
+    params, stderr : dict name -> float (stderr NaN for fixed parameters; tau inf when
+        untapered).
+    branching_ratio, loglik : float.
+    converged : bool; n_evals : int (log-likelihood evaluations); message : str.
+    info : dict of other figures (pairs, rounds, region, window, times).
+    """
+
+    p_background: np.ndarray
+    parent: np.ndarray
+    in_target: np.ndarray
+    params: dict[str, float]
+    stderr: dict[str, float]
+    branching_ratio: float
+    loglik: float
+    converged: bool
+    n_evals: int
+    message: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-able summary (no per-event arrays); inf/NaN become None."""
+        def clean(v: Any) -> Any:
+            if isinstance(v, float) and not math.isfinite(v):
+                return None
+            if isinstance(v, dict):
+                return {k: clean(x) for k, x in v.items()}
+            return v
+
+        pb = self.p_background[self.in_target]
+        return clean({
+            "method": "etas",
+            "params": dict(self.params),
+            "stderr": dict(self.stderr),
+            "branching_ratio": float(self.branching_ratio),
+            "loglik": float(self.loglik),
+            "converged": bool(self.converged),
+            "n_evals": int(self.n_evals),
+            "message": self.message,
+            "n_target": int(self.in_target.sum()),
+            "background_fraction": float(np.mean(pb > 0.5)) if pb.size else None,
+            "expected_background_fraction": float(np.mean(pb)) if pb.size else None,
+            **{k: v for k, v in self.info.items()},
+        })
+
+
+def load_etas_params(path: str | Path) -> dict[str, float]:
+    """ETAS parameters from a JSON object (``_``-prefixed keys ignored; ``tau`` null = no
+    taper), e.g. one written by :func:`save_etas_params`."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EtasError(f"{path}: cannot read ETAS parameters: {exc}") from None
+    if isinstance(data, dict) and isinstance(data.get("params"), dict):
+        data = data["params"]
+    if not isinstance(data, dict):
+        raise EtasError(f"{path}: expected a JSON object of ETAS parameters")
+    return _check_params({k: v for k, v in data.items() if not str(k).startswith("_")}, path)
+
+
+def save_etas_params(path: str | Path, result: EtasResult | Mapping[str, float]) -> None:
+    """Write the parameters (and, for a result, standard errors and figures as ``_`` keys)."""
+    if isinstance(result, EtasResult):
+        out: dict[str, Any] = {k: (None if not math.isfinite(v) else v)
+                               for k, v in result.params.items()}
+        out["_stderr"] = {k: (None if not math.isfinite(v) else v)
+                          for k, v in result.stderr.items()}
+        out["_branching_ratio"] = result.branching_ratio
+        out["_loglik"] = result.loglik
+    else:
+        out = {k: (None if v is None or not math.isfinite(float(v)) else float(v))
+               for k, v in result.items()}
+    Path(path).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_params(data: Mapping[str, Any], where: Any = "params") -> dict[str, float]:
+    unknown = sorted(set(data) - set(PARAM_NAMES))
+    if unknown:
+        raise EtasError(f"{where}: unknown ETAS parameter(s): {', '.join(unknown)}")
+    out = {}
+    for k, v in data.items():
+        if k == "tau" and v is None:
+            out[k] = math.inf
+            continue
+        try:
+            out[k] = float(v)
+        except (TypeError, ValueError):
+            raise EtasError(f"{where}: {k} must be a number, not {v!r}") from None
+        if math.isnan(out[k]) or (math.isinf(out[k]) and k != "tau"):
+            raise EtasError(f"{where}: {k} must be finite, not {v!r}")
+    for k, v in out.items():
+        lo = 1.0 if k in _SHIFT else 0.0
+        if not v > lo and not (k in ("alpha", "gamma") and v >= 0):
+            raise EtasError(f"{where}: {k} must be > {lo:g}, not {v!r}")
+    return out
+
+
+def _to_internal(name: str, v: float) -> float:
+    if name in _LOG:
+        return math.log(v)
+    if name in _SHIFT:
+        return math.log(v - 1.0)
+    return v
+
+
+def _to_natural(name: str, z: float) -> float:
+    if name in _LOG:
+        return math.exp(z)
+    if name in _SHIFT:
+        return 1.0 + math.exp(z)
+    return z
+
+
+def _jacobian(name: str, v: float) -> float:
+    """d natural / d internal at natural value v."""
+    if name in _LOG:
+        return v
+    if name in _SHIFT:
+        return v - 1.0
+    return 1.0
+
+
+def _validate(t, m, mc, coords) -> tuple[np.ndarray, np.ndarray]:
+    arrays = {"t_days": t, "m": m, **{k: v for k, v in coords.items() if v is not None}}
+    out = {}
+    for k, v in arrays.items():
+        a = np.asarray(v, dtype=float)
+        if a.ndim != 1:
+            raise EtasError(f"{k} must be a 1-D array")
+        if not np.isfinite(a).all():
+            raise EtasError(f"{k} has {int((~np.isfinite(a)).sum())} non-finite value(s)")
+        out[k] = a
+    n = out["t_days"].size
+    if any(a.size != n for a in out.values()):
+        raise EtasError("the input arrays must all have the same length")
+    if np.any(np.diff(out["t_days"]) < 0):
+        raise EtasError("events must be sorted by time")
+    try:
+        mc = float(mc)
+    except (TypeError, ValueError):
+        raise EtasError(f"mc must be a number, not {mc!r}") from None
+    if not math.isfinite(mc):
+        raise EtasError("mc must be finite")
+    if n and out["m"].min() < mc - 1e-6:
+        raise EtasError(f"magnitudes must be >= mc = {mc:g} (smallest {out['m'].min():g})")
+    return out["t_days"], out["m"]
+
+
+def decluster_etas(
+    t_days: np.ndarray,
+    m: np.ndarray,
+    *,
+    x: np.ndarray | None = None,
+    y: np.ndarray | None = None,
+    lon: np.ndarray | None = None,
+    lat: np.ndarray | None = None,
+    mc: float,
+    region: Any = None,
+    target_start: float | None = None,
+    params: Mapping[str, float] | None = None,
+    fixed: Iterable[str] = (),
+    tol: float = 1e-6,
+    progress: Callable[[int, float], None] | None = None,
+) -> EtasResult:
+    """Fit a space-time ETAS model by maximum likelihood and decluster stochastically.
+
+    Parameters
+    ----------
+    t_days : ndarray of shape (n,)
+        Event times in days, sorted ascending.
+    m : ndarray of shape (n,)
+        Magnitudes, all >= mc (the reference magnitude of kappa and D).
+    x, y : ndarray of shape (n,), optional
+        Planar epicentres (km); homogeneous background.
+    lon, lat : ndarray of shape (n,), optional
+        Epicentres (degrees) on the sphere; kernel-smoothed background.
+    mc : float
+        Magnitude of completeness.
+    region : None, 4-tuple or (k, 2) array
+        None: convex hull of the epicentres; a box (x_min, x_max, y_min, y_max) or (lon_min,
+        lon_max, lat_min, lat_max) (lon_min > lon_max crosses the antimeridian); or a polygon.
+        Events outside are parents only.
+    target_start : float, optional
+        Start of the target window (days); earlier events are parents only. Default: the
+        first event's time (the whole catalog is the target). The window ends at the last
+        event.
+    params : dict, optional
+        Start values (and the values of ``fixed`` parameters); names in ``PARAM_NAMES``;
+        ``tau = inf`` (or None in JSON) for the untapered kernel (then tau is not fitted).
+    fixed : iterable of str
+        Names of parameters held at their ``params`` value.
+    tol : float
+        Pruning tolerance: pairs whose value is below ``tol`` times the background intensity
+        at the child are dropped (see ``pairs``).
+    progress : callable(iteration, loglik), optional
+        Called after every log-likelihood evaluation of the fit.
+
+    Returns
+    -------
+    EtasResult
+
+    Raises
+    ------
+    EtasError
+        Unsorted or non-finite input, too few target events (``MIN_EVENTS``), a region of
+        zero area, or a fit that does not converge.
+    """
+    t0_clock = time.perf_counter()
+    t, m = _validate(t_days, m, mc, {"x": x, "y": y, "lon": lon, "lat": lat})
+    mc = float(mc)
+    if not tol > 0:
+        raise EtasError(f"tol must be > 0, not {tol!r}")
+    geom = make_geometry(x, y, lon, lat)
+    if t.size < 3:
+        raise EtasError(f"too few events to fit an ETAS model: {t.size}")
+    reg = make_region(region, geom, lon, lat)
+    inside = reg.contains(geom, lon, lat)
+    t_start = float(t[0]) if target_start is None else float(target_start)
+    t_end = float(t[-1])
+    target = inside & (t >= t_start)
+    n_target = int(target.sum())
+    if not t_end > t_start:
+        raise EtasError("the target window is empty (target_start is at or after the last event)")
+    prm, free = _start(params, fixed, t, m, mc, target, t_end - t_start)
+    if free and n_target < MIN_EVENTS:
+        raise EtasError(f"too few events to fit an ETAS model: {n_target} in the target window "
+                        f"and region (at least {MIN_EVENTS})")
+    if n_target == 0:
+        raise EtasError("no event in the target window and region")
+    rays = ray_crossings(geom, reg)
+    smooth = SmoothBackground(geom, target, rays) if geom.sphere else None
+    u = homogeneous(n_target, reg.area) if smooth is None else smooth.density(np.ones(n_target))
+    n_evals, ll, message, converged, rounds = 0, -math.inf, "all parameters fixed", True, 0
+    lik = None
+    counter = [0]
+    history = []
+    for rounds in range(1, _MAX_ROUNDS + 1):  # noqa: B007
+        log_eps = np.full(t.size, -np.inf)
+        log_eps[target] = np.log(tol * prm["mu"] * u)
+        pairs = build_pairs(t, m, geom, target, log_eps, prm, mc)
+        lik = Likelihood(t, m, mc, target, t_start, t_end, u, pairs, rays)
+        if not free:
+            ll = lik(prm, grad=False)[0]
+            break
+        prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
+        n_evals += int(res.nfev)
+        converged, message = _converged(res)
+        history.append(ll)
+        if smooth is not None:
+            u_new = smooth.density(lik.classify(prm)[0])
+        if rounds > 1 and abs(history[-1] - history[-2]) < _ROUND_TOL:
+            break
+        if smooth is not None:
+            u = u_new
+    if not converged:
+        raise EtasError(f"the ETAS fit did not converge after {n_evals} evaluations: {message}")
+    p_t, par_t = lik.classify(prm)
+    stderr = _stderr(lik, prm, free, n_target) if free else {}
+    n = t.size
+    p_bg = np.full(n, np.nan)
+    p_bg[target] = p_t
+    parent = np.full(n, -1, dtype=np.int64)
+    parent[target] = par_t
+    kappa_mean = float(np.mean(np.exp(prm["alpha"] * (m[target] - mc))))
+    info = {
+        "n_pairs": len(lik.pairs), "rounds": rounds, "loglik_rounds": history,
+        "region": reg.description, "region_area_km2": reg.area, "geometry":
+        "lon/lat (great circle)" if geom.sphere else "x/y (km)", "background":
+        "kernel-smoothed (Zhuang et al. 2002)" if smooth else "homogeneous",
+        "target_start": t_start, "target_end": t_end, "mc": mc, "tol": tol,
+        "free": list(free), "seconds": time.perf_counter() - t0_clock,
+    }
+    return EtasResult(
+        p_background=p_bg, parent=parent, in_target=target, params=dict(prm),
+        stderr={k: stderr.get(k, math.nan) for k in PARAM_NAMES},
+        branching_ratio=prm["A"] * kappa_mean, loglik=float(ll), converged=converged,
+        n_evals=n_evals, message=message, info=info,
+    )
+
+
+def _start(params, fixed, t, m, mc, target, span) -> tuple[dict[str, float], list[str]]:
+    given = _check_params(dict(params or {}))
+    fixed = list(fixed)
+    bad = [k for k in fixed if k not in PARAM_NAMES]
+    if bad:
+        raise EtasError(f"unknown fixed parameter(s): {', '.join(bad)}")
+    missing = [k for k in fixed if k not in given]
+    if missing:
+        raise EtasError(f"fixed parameter(s) without a value in params: {', '.join(missing)}")
+    prm = {k: float(v) for k, v in GENERIC_START.items() if k != "branching_ratio"}
+    prm.update({k: v for k, v in given.items() if k not in ("mu", "A")})
+    n_target = max(int(target.sum()), 1)
+    br = GENERIC_START["branching_ratio"]
+    prm["A"] = given.get("A", br / float(np.mean(np.exp(prm["alpha"] * (m - mc)))))
+    prm["mu"] = given.get("mu", (1.0 - br) * n_target / span)
+    free = [k for k in PARAM_NAMES if k not in fixed and not (k == "tau" and
+                                                                 math.isinf(prm["tau"]))]
+    for k in free:
+        lo, hi = _BOUNDS[k]
+        prm[k] = min(max(prm[k], lo), hi)
+    return {k: prm[k] for k in PARAM_NAMES}, free
+
+
+def _optimise(lik, prm, free, n_target, progress, counter):
+    z0 = np.array([_to_internal(k, prm[k]) for k in free])
+    bounds = [(_to_internal(k, _BOUNDS[k][0]), _to_internal(k, _BOUNDS[k][1])) for k in free]
+    best = {"ll": -math.inf}
+
+    def fun(z: np.ndarray) -> tuple[float, np.ndarray]:
+        cur = dict(prm)
+        cur.update({k: _to_natural(k, float(v)) for k, v in zip(free, z, strict=True)})
+        ll, g = lik(cur, grad=True)
+        counter[0] += 1
+        if progress is not None:
+            progress(counter[0], ll)
+        if not math.isfinite(ll) or g is None:
+            return 1e10, np.zeros(z.size)
+        if ll > best["ll"]:
+            best.update(ll=ll, prm=cur)
+        grad = np.array([g[k] * _jacobian(k, cur[k]) for k in free])
+        return -ll / n_target, -grad / n_target
+
+    res = optimize.minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds,
+                            options={"maxiter": 500, "maxfun": 1500, "ftol": 1e-12,
+                                     "gtol": 1e-7})
+    out = dict(prm)
+    out.update({k: _to_natural(k, float(v)) for k, v in zip(free, res.x, strict=True)})
+    return out, -float(res.fun) * n_target, res
+
+
+def _converged(res) -> tuple[bool, str]:
+    msg = str(res.message)
+    if res.success:
+        return True, msg
+    # A line search that cannot improve at a point with a tiny gradient is at the optimum.
+    small = float(np.max(np.abs(res.jac))) < 1e-5 if res.jac is not None else False
+    return bool(small), msg
+
+
+def _stderr(lik, prm, free, n_target) -> dict[str, float]:
+    def grad(z: np.ndarray) -> np.ndarray:
+        cur = dict(prm)
+        cur.update({k: _to_natural(k, float(v)) for k, v in zip(free, z, strict=True)})
+        g = lik(cur, grad=True)[1]
+        return np.array([g[k] * _jacobian(k, cur[k]) for k in free])
+
+    z = np.array([_to_internal(k, prm[k]) for k in free])
+    h = np.zeros((z.size, z.size))
+    for a in range(z.size):
+        e = np.zeros(z.size)
+        e[a] = _HESS_STEP
+        h[a] = -(grad(z + e) - grad(z - e)) / (2 * _HESS_STEP)
+    h = 0.5 * (h + h.T)
+    try:
+        cov = np.linalg.inv(h)
+    except np.linalg.LinAlgError:
+        return {k: math.nan for k in free}
+    var = np.diag(cov)
+    return {k: (math.sqrt(v) * abs(_jacobian(k, prm[k])) if v > 0 else math.nan)
+            for k, v in zip(free, var, strict=True)}
