@@ -317,7 +317,7 @@ def ray_crossings(geom: EventGeometry, region: Region, n_angles: int = N_ANGLES)
         idx = np.arange(lo, min(lo + _CHUNK, n))
         if geom.sphere:
             e, r2, s = _sphere_crossings(geom.points[idx] / EARTH_RADIUS_KM, region.vertices,
-                                         cos_t, sin_t)
+                                         region.centre, cos_t, sin_t)
         else:
             e, r2, s = _plane_crossings(geom.points[idx], region.vertices, cos_t, sin_t)
         evs.append(idx[e].astype(np.int32))
@@ -344,31 +344,45 @@ def _plane_crossings(p, poly, cos_t, sin_t):
     return ci, np.square(r[ci, ki, ei]), sign
 
 
-def _sphere_crossings(p, verts, cos_t, sin_t):
-    east, north = _tangent_basis(p)
-    a, b = verts, np.roll(verts, -1, axis=0)
-    nrm = np.cross(a, b)  # (E, 3), points into the region for a CCW polygon
-    np_ = p @ nrm.T  # (C, E)
-    ne, nn = east @ nrm.T, north @ nrm.T
-    nt = cos_t[None, :, None] * ne[:, None, :] + sin_t[None, :, None] * nn[:, None, :]  # (C,K,E)
-    npk = np.broadcast_to(np_[:, None, :], nt.shape)
-    sigma = np.arctan2(-npk, nt)
-    sigma = np.where(sigma < 0, sigma + math.pi, sigma)
-    sigma = np.where(sigma >= math.pi, sigma - math.pi, sigma)
-    cs, sn = np.cos(sigma), np.sin(sigma)
-    # Intersection X = P cos s + T sin s; on the arc A -> B if (A x X).n >= 0 and (X x B).n > 0:
-    # (A x X).n = X.(n x A), (X x B).n = X.(B x n).
-    na = np.cross(nrm, a)  # (E, 3)
-    bn = np.cross(b, nrm)
-    pa, ea, wa = p @ na.T, east @ na.T, north @ na.T
-    pb, eb, wb = p @ bn.T, east @ bn.T, north @ bn.T
-    ct, st = cos_t[None, :, None], sin_t[None, :, None]
-    xa = cs * pa[:, None, :] + sn * (ct * ea[:, None, :] + st * wa[:, None, :])
-    xb = cs * pb[:, None, :] + sn * (ct * eb[:, None, :] + st * wb[:, None, :])
-    ok = (xa >= 0) & (xb > 0) & (np.abs(npk) + np.abs(nt) > 0)
-    ci, ki, ei = np.nonzero(ok)
-    s_ok = sigma[ci, ki, ei]
-    # Direction of the ray at X: -P sin s + T cos s; leaving when it points away from n.
-    dn = -npk[ci, ki, ei] * np.sin(s_ok) + nt[ci, ki, ei] * np.cos(s_ok)
-    sign = np.where(dn < 0, 1.0, -1.0)
-    return ci, np.square(EARTH_RADIUS_KM * s_ok), sign
+def _sphere_crossings(p, verts, centre, cos_t, sin_t):
+    """Great-circle rays in the gnomonic projection about ``centre``, where they and the
+    polygon's edges are straight: the half-ray from P (great-circle distance 0 to the
+    horizon) is the half-line from g(P) along the image of its tangent, so the planar
+    crossings are exactly the crossings with the region (which lies inside the horizon);
+    the distance of a crossing X is the angle between P and X. Events beyond the horizon get
+    no crossings (share 0)."""
+    east, north = _tangent_basis(centre[None, :])
+    east, north = east[0], north[0]
+    pc = p @ centre
+    ok = pc > 1e-6
+    p_ok = p[ok]
+    te, tn = _tangent_basis(p_ok)  # azimuth frame at P (any orthonormal pair works)
+    gp = np.column_stack([p_ok @ east, p_ok @ north]) / pc[ok][:, None]
+    poly = _gnomonic(verts, centre)
+    # d/ds g(P cos s + T sin s) at s = 0, for T = cos(th) te + sin(th) tn: linear in T.
+    def dg(t):
+        tc = t @ centre
+        return np.column_stack([(t @ east) - gp[:, 0] * tc, (t @ north) - gp[:, 1] * tc])
+
+    de, dn = dg(te), dg(tn)  # (C, 2) each
+    dx = cos_t[None, :] * de[:, 0:1] + sin_t[None, :] * dn[:, 0:1]  # (C, K)
+    dy = cos_t[None, :] * de[:, 1:2] + sin_t[None, :] * dn[:, 1:2]
+    e = np.roll(poly, -1, axis=0) - poly
+    apx = poly[None, None, :, 0] - gp[:, None, None, 0]
+    apy = poly[None, None, :, 1] - gp[:, None, None, 1]
+    ex, ey = e[None, None, :, 0], e[None, None, :, 1]
+    ux, uy = dx[:, :, None], dy[:, :, None]
+    denom = ux * ey - uy * ex
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = (apx * ey - apy * ex) / denom
+        s = (apx * uy - apy * ux) / denom
+    hit = (denom != 0) & (r >= 0) & (s >= 0) & (s < 1)
+    ci, ki, ei = np.nonzero(hit)
+    sign = np.where(denom[ci, ki, ei] > 0, 1.0, -1.0)
+    xy = gp[ci] + r[ci, ki, ei][:, None] * np.column_stack([dx[ci, ki], dy[ci, ki]])
+    xv = centre[None, :] + xy[:, 0:1] * east[None, :] + xy[:, 1:2] * north[None, :]
+    xv /= np.linalg.norm(xv, axis=1)[:, None]
+    pv = p_ok[ci]
+    sigma = np.arctan2(np.linalg.norm(np.cross(pv, xv), axis=1), np.einsum("ij,ij->i", pv, xv))
+    idx = np.flatnonzero(ok)[ci]
+    return idx, np.square(EARTH_RADIUS_KM * sigma), sign
