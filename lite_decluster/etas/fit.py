@@ -45,8 +45,12 @@ _SHIFT = ("p", "q")  # internal log(x - 1)
 _BOUNDS = {"mu": (1e-8, 1e8), "A": (1e-6, 20.0), "alpha": (0.0, 5.0), "c": (1e-6, 10.0),
            "p": (1.0 + 1e-3, 3.0), "tau": (1.0, 1e6), "d": (1e-3, 1e3), "q": (1.0 + 1e-2, 5.0),
            "gamma": (0.0, 5.0)}
-_ROUND_TOL = 0.05
-_MAX_ROUNDS = 6
+#: Pair thresholds of the first rounds: BOOT_TOL times the background intensity, then
+#: COARSE_TOL times the intensity from those pairs (a lower bound of lambda_j).
+BOOT_TOL = 1.0
+COARSE_TOL = 1e-2
+_ROUND_TOL = 1.0  # log-likelihood change that ends the background iteration
+_BG_ROUNDS = 3
 _HESS_STEP = 1e-4
 
 
@@ -220,7 +224,7 @@ def decluster_etas(
     target_start: float | None = None,
     params: Mapping[str, float] | None = None,
     fixed: Iterable[str] = (),
-    tol: float = 1e-6,
+    tol: float = 1e-4,
     progress: Callable[[int, float], None] | None = None,
 ) -> EtasResult:
     """Fit a space-time ETAS model by maximum likelihood and decluster stochastically.
@@ -291,28 +295,44 @@ def decluster_etas(
     rays = ray_crossings(geom, reg)
     smooth = SmoothBackground(geom, target, rays) if geom.sphere else None
     u = homogeneous(n_target, reg.area) if smooth is None else smooth.density(np.ones(n_target))
-    n_evals, ll, message, converged, rounds = 0, -math.inf, "all parameters fixed", True, 0
-    lik = None
+    n_evals, ll, message, converged = 0, -math.inf, "all parameters fixed", True
     counter = [0]
-    history = []
-    for rounds in range(1, _MAX_ROUNDS + 1):  # noqa: B007
-        log_eps = np.full(t.size, -np.inf)
-        log_eps[target] = np.log(tol * prm["mu"] * u)
-        pairs = build_pairs(t, m, geom, target, log_eps, prm, mc)
-        lik = Likelihood(t, m, mc, target, t_start, t_end, u, pairs, rays)
-        if not free:
-            ll = lik(prm, grad=False)[0]
-            break
+    history: list[float] = []
+
+    def likelihood(prm: dict[str, float], u: np.ndarray, fine: bool) -> Likelihood:
+        # Thresholds relative to a lower bound of lambda_j: first the background, then the
+        # intensity summed over the previous pair set (all terms are positive).
+        bg = prm["mu"] * u
+        lam_lo = bg
+        lik = None
+        for rel in (BOOT_TOL, COARSE_TOL, tol) if fine else (BOOT_TOL, COARSE_TOL):
+            if lik is not None:
+                lam_lo = bg + lik.pair_sums(prm, False)["S0"]
+            log_eps = np.full(t.size, -np.inf)
+            log_eps[target] = np.log(rel * lam_lo)
+            lik = Likelihood(t, m, mc, target, t_start, t_end, u,
+                             build_pairs(t, m, geom, target, log_eps, prm, mc), rays)
+        return lik
+
+    rounds = 0
+    if free:
+        for rounds in range(1, (_BG_ROUNDS if smooth is not None else 1) + 1):  # noqa: B007
+            lik = likelihood(prm, u, fine=False)
+            prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
+            n_evals += int(res.nfev)
+            history.append(ll)
+            if smooth is not None:
+                u = smooth.density(lik.classify(prm)[0])
+            if rounds > 1 and abs(history[-1] - history[-2]) < _ROUND_TOL:
+                break
+    lik = likelihood(prm, u, fine=True)
+    if free:
         prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
         n_evals += int(res.nfev)
         converged, message = _converged(res)
         history.append(ll)
-        if smooth is not None:
-            u_new = smooth.density(lik.classify(prm)[0])
-        if rounds > 1 and abs(history[-1] - history[-2]) < _ROUND_TOL:
-            break
-        if smooth is not None:
-            u = u_new
+    else:
+        ll = lik(prm, grad=False)[0]
     if not converged:
         raise EtasError(f"the ETAS fit did not converge after {n_evals} evaluations: {message}")
     p_t, par_t = lik.classify(prm)
@@ -324,7 +344,7 @@ def decluster_etas(
     parent[target] = par_t
     kappa_mean = float(np.mean(np.exp(prm["alpha"] * (m[target] - mc))))
     info = {
-        "n_pairs": len(lik.pairs), "rounds": rounds, "loglik_rounds": history,
+        "n_pairs": len(lik.pairs), "rounds": rounds + 1, "loglik_rounds": history,
         "region": reg.description, "region_area_km2": reg.area, "geometry":
         "lon/lat (great circle)" if geom.sphere else "x/y (km)", "background":
         "kernel-smoothed (Zhuang et al. 2002)" if smooth else "homogeneous",
@@ -406,11 +426,12 @@ def _stderr(lik, prm, free, n_target) -> dict[str, float]:
         return np.array([g[k] * _jacobian(k, cur[k]) for k in free])
 
     z = np.array([_to_internal(k, prm[k]) for k in free])
+    g0 = grad(z)
     h = np.zeros((z.size, z.size))
-    for a in range(z.size):
+    for a in range(z.size):  # forward differences of the analytic gradient
         e = np.zeros(z.size)
         e[a] = _HESS_STEP
-        h[a] = -(grad(z + e) - grad(z - e)) / (2 * _HESS_STEP)
+        h[a] = -(grad(z + e) - g0) / _HESS_STEP
     h = 0.5 * (h + h.T)
     try:
         cov = np.linalg.inv(h)

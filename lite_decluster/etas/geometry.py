@@ -52,9 +52,13 @@ class EventGeometry:
 
     def dist2(self, i: np.ndarray, j: np.ndarray) -> np.ndarray:
         """Squared distance (km^2, great-circle for lon/lat) between events i and j."""
-        d = self.points[i] - self.points[j]
-        chord = np.sqrt(np.einsum("ij,ij->i", d, d))
-        return np.square(self.arc(chord))
+        pts = self.points
+        acc = np.square(pts[i, 0] - pts[j, 0])
+        for c in range(1, pts.shape[1]):
+            acc += np.square(pts[i, c] - pts[j, c])
+        if not self.sphere:
+            return acc
+        return np.square(self.arc(np.sqrt(acc)))
 
     def arc(self, chord: np.ndarray) -> np.ndarray:
         """Distance (km) for straight-line lengths ``chord`` (km)."""

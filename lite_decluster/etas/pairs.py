@@ -133,19 +133,21 @@ def build_pairs(
         end_first = np.minimum(group * 2 * s + s - 1, n - 1)  # last position of first half
         kids = pos[(half == 1) & child]
         if kids.size:
-            lag = t[kids] - t[end_first[kids]]
-            log_g = _log_g_upper(np.maximum(lag, 0.0), prm)
             for k in classes:
                 par = pos[(half == 0) & (mcls == k)]
                 if par.size == 0:
                     continue
-                sel = np.isin(group[kids], np.unique(group[par]))
-                ch = kids[sel]
+                # Latest class-k parent in the child's first half: its lag bounds them all.
+                last = np.searchsorted(par, end_first[kids], side="right") - 1
+                ok = last >= 0
+                ok[ok] = group[par[last[ok]]] == group[kids[ok]]
+                ch, last = kids[ok], last[ok]
                 if ch.size == 0:
                     continue
+                lag = np.maximum(t[ch] - t[par[last]], 0.0)
                 lk_hi = float(log_k[par].max())
                 d2_lo, d2_hi = float(np.exp(log_d2[par].min())), float(np.exp(log_d2[par].max()))
-                value = np.exp(log_eps[ch] - lk_hi - log_g[sel])
+                value = np.exp(log_eps[ch] - lk_hi - _log_g_upper(lag, prm))
                 r2 = spatial_radius_bound(value, d2_lo, d2_hi, q)
                 ok = r2 > 0
                 ch, r2 = ch[ok], r2[ok]
