@@ -139,14 +139,12 @@ def spatial_cdf(r2: np.ndarray, inv_d2: np.ndarray, q: float) -> np.ndarray:
 def spatial_cdf_grad(
     r2: np.ndarray, inv_d2: np.ndarray, q: float
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``F``, ``dF/d log D^2`` and ``dF/dq`` at ``R^2`` (same shapes as ``r2``)."""
+    """``F``, ``dF/d log D^2`` and ``dF/dq`` at ``R^2`` (same shapes as ``r2``; finite)."""
     x = r2 * inv_d2
     lg = np.log1p(x)
     surv = np.exp((1.0 - q) * lg)
-    with np.errstate(invalid="ignore"):
-        d_ld = np.where(np.isfinite(x), (1.0 - q) * surv * x / (1.0 + x), 0.0)
-    d_q = np.where(np.isfinite(x), surv * lg, 0.0)
-    return 1.0 - surv, d_ld, d_q
+    d_ld = (1.0 - q) * surv * (x / (1.0 + x))
+    return 1.0 - surv, d_ld, surv * lg
 
 
 def spatial_radius_bound(

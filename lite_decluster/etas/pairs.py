@@ -153,9 +153,10 @@ def build_pairs(
                 ch, r2 = ch[ok], r2[ok]
                 if ch.size == 0:
                     continue
-                radius = geom.chord_for(np.sqrt(r2) * _SLACK) * _SLACK + 1e-9
-                sep = 4.0 * (extent + float(radius.max()) + 1.0)
-                radius = np.minimum(radius, sep / 4.0)
+                # Capped at the largest distance between two events (every pair qualifies).
+                radius = np.minimum(geom.chord_for(np.sqrt(r2) * _SLACK) * _SLACK + 1e-9,
+                                    2.0 * extent)
+                sep = 4.0 * (2.0 * extent + 1.0)  # groups farther apart than any radius
                 _tree_pairs(geom, par, ch, group, sep, radius, keep)
         s *= 2
     if out_i:
