@@ -45,12 +45,15 @@ _SHIFT = ("p", "q")  # internal log(x - 1)
 _BOUNDS = {"mu": (1e-8, 1e8), "A": (1e-6, 20.0), "alpha": (0.0, 5.0), "c": (1e-6, 10.0),
            "p": (1.0 + 1e-3, 3.0), "tau": (1.0, 1e6), "d": (1e-3, 1e3), "q": (1.0 + 1e-2, 5.0),
            "gamma": (0.0, 5.0)}
-#: Pair thresholds of the first rounds: BOOT_TOL times the background intensity, then
-#: COARSE_TOL times the intensity from those pairs (a lower bound of lambda_j).
+#: Coarse rounds: pairs above BOOT_TOL times the background intensity at the child, kernel
+#: shares from COARSE_ANGLES rays, L-BFGS-B to a relative change COARSE_FTOL. The final round
+#: keeps pairs above tol times the intensity summed over the coarse pairs (a lower bound of
+#: lambda_j) and uses the full quadrature.
 BOOT_TOL = 1.0
-COARSE_TOL = 1e-2
+COARSE_ANGLES = 16
+COARSE_FTOL = 1e-8
 _ROUND_TOL = 1.0  # log-likelihood change that ends the background iteration
-_BG_ROUNDS = 3
+_BG_ROUNDS = 2
 _HESS_STEP = 1e-4
 
 
@@ -293,6 +296,7 @@ def decluster_etas(
     if n_target == 0:
         raise EtasError("no event in the target window and region")
     rays = ray_crossings(geom, reg)
+    coarse_rays = ray_crossings(geom, reg, n_angles=COARSE_ANGLES, near_factor=1)
     smooth = SmoothBackground(geom, target, rays) if geom.sphere else None
     u = homogeneous(n_target, reg.area) if smooth is None else smooth.density(np.ones(n_target))
     n_evals, ll, message, converged = 0, -math.inf, "all parameters fixed", True
@@ -305,20 +309,21 @@ def decluster_etas(
         bg = prm["mu"] * u
         lam_lo = bg
         lik = None
-        for rel in (BOOT_TOL, COARSE_TOL, tol) if fine else (BOOT_TOL, COARSE_TOL):
+        for rel in (BOOT_TOL, tol) if fine else (BOOT_TOL,):
             if lik is not None:
                 lam_lo = bg + lik.pair_sums(prm, False)["S0"]
             log_eps = np.full(t.size, -np.inf)
             log_eps[target] = np.log(rel * lam_lo)
             lik = Likelihood(t, m, mc, target, t_start, t_end, u,
-                             build_pairs(t, m, geom, target, log_eps, prm, mc), rays)
+                             build_pairs(t, m, geom, target, log_eps, prm, mc),
+                             rays if fine else coarse_rays)
         return lik
 
     rounds = 0
     if free:
         for rounds in range(1, (_BG_ROUNDS if smooth is not None else 1) + 1):  # noqa: B007
             lik = likelihood(prm, u, fine=False)
-            prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
+            prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter, COARSE_FTOL)
             n_evals += int(res.nfev)
             history.append(ll)
             if smooth is not None:
@@ -382,7 +387,7 @@ def _start(params, fixed, t, m, mc, target, span) -> tuple[dict[str, float], lis
     return {k: prm[k] for k in PARAM_NAMES}, free
 
 
-def _optimise(lik, prm, free, n_target, progress, counter):
+def _optimise(lik, prm, free, n_target, progress, counter, ftol=1e-11):
     z0 = np.array([_to_internal(k, prm[k]) for k in free])
     bounds = [(_to_internal(k, _BOUNDS[k][0]), _to_internal(k, _BOUNDS[k][1])) for k in free]
     best = {"ll": -math.inf}
@@ -402,7 +407,7 @@ def _optimise(lik, prm, free, n_target, progress, counter):
         return -ll / n_target, -grad / n_target
 
     res = optimize.minimize(fun, z0, jac=True, method="L-BFGS-B", bounds=bounds,
-                            options={"maxiter": 500, "maxfun": 1500, "ftol": 1e-12,
+                            options={"maxiter": 500, "maxfun": 1500, "ftol": ftol,
                                      "gtol": 1e-7})
     out = dict(prm)
     out.update({k: _to_natural(k, float(v)) for k, v in zip(free, res.x, strict=True)})

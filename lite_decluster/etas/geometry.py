@@ -39,7 +39,6 @@ N_ANGLES = 64
 _BOX_STEP_DEG = 0.25
 _CHUNK = 512  # events per block in the ray-crossing computation
 _NEAR_SHARE = 0.05
-_NEAR_FACTOR = 4
 
 
 @dataclass(frozen=True)
@@ -312,10 +311,12 @@ class Rays:
         return np.bincount(self.event, self.weight * cdf(self.event, self.r2), minlength=self.n)
 
 
-def ray_crossings(geom: EventGeometry, region: Region, n_angles: int = N_ANGLES) -> Rays:
+def ray_crossings(
+    geom: EventGeometry, region: Region, n_angles: int = N_ANGLES, near_factor: int = 4
+) -> Rays:
     """Crossings of the rays from every event with the region's boundary (see the module
     docstring). Events closer to the boundary than ``_NEAR_SHARE`` of the region's size get
-    ``_NEAR_FACTOR`` times as many rays (there the integrand has sharp corners). Memory
+    ``near_factor`` times as many rays (there the integrand has sharp corners). Memory
     O(n * rays * crossings per ray)."""
     n = geom.points.shape[0]
     if geom.sphere:
@@ -326,9 +327,10 @@ def ray_crossings(geom: EventGeometry, region: Region, n_angles: int = N_ANGLES)
     size = float(np.ptp(poly, axis=0).max())
     near = np.zeros(n, dtype=bool)
     ok = np.isfinite(xy[:, 0])
-    near[ok] = _boundary_distance(xy[ok], poly) < _NEAR_SHARE * size
+    if near_factor > 1:
+        near[ok] = _boundary_distance(xy[ok], poly) < _NEAR_SHARE * size
     evs, r2s, ws = [], [], []
-    for k_angles, sel in ((n_angles, ~near), (n_angles * _NEAR_FACTOR, near)):
+    for k_angles, sel in ((n_angles, ~near), (n_angles * near_factor, near)):
         idx_all = np.flatnonzero(sel)
         theta = (np.arange(k_angles) + 0.5) * (2.0 * math.pi / k_angles)
         cos_t, sin_t = np.cos(theta), np.sin(theta)
