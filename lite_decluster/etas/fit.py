@@ -54,6 +54,8 @@ COARSE_ANGLES = 16
 COARSE_FTOL = 1e-8
 _ROUND_TOL = 1.0  # log-likelihood change that ends the background iteration
 _BG_ROUNDS = 2
+_FINE_ROUNDS = 3
+_FINE_TOL = 0.5  # log-likelihood change from rebuilding the pairs that ends the fine rounds
 _HESS_STEP = 1e-4
 
 
@@ -330,14 +332,20 @@ def decluster_etas(
                 u = smooth.density(lik.classify(prm)[0])
             if rounds > 1 and abs(history[-1] - history[-2]) < _ROUND_TOL:
                 break
-    lik = likelihood(prm, u, fine=True)
-    if free:
+    # Fine rounds: pairs at the current parameters, fit; again until the pairs built at the
+    # fitted parameters change the log-likelihood by less than _FINE_TOL.
+    for fine_round in range(_FINE_ROUNDS if free else 1):
+        lik = likelihood(prm, u, fine=True)
+        if not free:
+            ll = lik(prm, grad=False)[0]
+            break
+        if fine_round and abs(lik(prm, grad=False)[0] - ll) < _FINE_TOL:
+            break
         prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
         n_evals += int(res.nfev)
         converged, message = _converged(res)
         history.append(ll)
-    else:
-        ll = lik(prm, grad=False)[0]
+        rounds += 1
     if not converged:
         raise EtasError(f"the ETAS fit did not converge after {n_evals} evaluations: {message}")
     p_t, par_t = lik.classify(prm)
@@ -349,7 +357,7 @@ def decluster_etas(
     parent[target] = par_t
     kappa_mean = float(np.mean(np.exp(prm["alpha"] * (m[target] - mc))))
     info = {
-        "n_pairs": len(lik.pairs), "rounds": rounds + 1, "loglik_rounds": history,
+        "n_pairs": len(lik.pairs), "rounds": rounds, "loglik_rounds": history,
         "region": reg.description, "region_area_km2": reg.area, "geometry":
         "lon/lat (great circle)" if geom.sphere else "x/y (km)", "background":
         "kernel-smoothed (Zhuang et al. 2002)" if smooth else "homogeneous",
