@@ -279,3 +279,23 @@ def test_bad_input_raises_etas_error():
         decluster_etas(t, m, x=x, mc=MC)
     with pytest.raises(EtasError, match="zero area"):
         decluster_etas(t, m, lon=np.full(300, 10.0), lat=np.linspace(0, 1, 300), mc=MC)
+
+
+def test_real_catalog_lonlat_fit_converges(shared_data):
+    import pandas as pd
+
+    import lite_decluster as ld
+
+    cat = ld.read_catalog(shared_data / "scsn_socal_1932_2026_M2.5.csv")
+    cat = cat[(cat["time"] >= pd.Timestamp("2010-01-01", tz="UTC"))
+              & (cat["time"] < pd.Timestamp("2011-01-01", tz="UTC"))
+              & (cat["magnitude"] >= 2.5)].sort_values("time")
+    t = (cat["time"] - cat["time"].iloc[0]).dt.total_seconds().to_numpy() / 86400.0
+    res = decluster_etas(t, cat["magnitude"].to_numpy(float),
+                         lon=cat["longitude"].to_numpy(float),
+                         lat=cat["latitude"].to_numpy(float), mc=2.5, target_start=30.0)
+    assert res.converged and res.info["geometry"].startswith("lon/lat")
+    pb = res.p_background[res.in_target]
+    assert np.all((pb > 0) & (pb <= 1)) and np.isnan(res.p_background[t < 30.0]).all()
+    assert 0.05 < np.mean(pb > 0.5) < 0.8  # the El Mayor-Cucapah year is mostly aftershocks
+    assert 0.3 < res.branching_ratio < 1.2

@@ -66,8 +66,11 @@ class SmoothBackground:
         n = pos.size
         k = min(n_neighbours, n - 1)
         tree = cKDTree(pts)
-        dist, _ = tree.query(pts, k=k + 1)
-        h = np.maximum(geom.arc(np.asarray(dist)[:, k]), min_bandwidth)
+        if k >= 1:
+            dist, _ = tree.query(pts, k=k + 1)
+            h = np.maximum(geom.arc(np.asarray(dist)[:, k]), min_bandwidth)
+        else:
+            h = np.full(n, float(min_bandwidth))
         self.h = h
         self.support = support
         mass = -math.expm1(-0.5 * support**2)  # Gaussian mass within the support

@@ -1,25 +1,27 @@
 """Maximum-likelihood ETAS fit and stochastic declustering: :func:`decluster_etas`.
 
-Rounds: (1) background density at the target events (homogeneous for x/y; for lon/lat the
-kernel estimate weighted by the previous round's background probabilities, all 1 at first);
-(2) pairs pruned at the current parameters (threshold ``tol`` times the background intensity);
-(3) L-BFGS-B on the free parameters from the current ones (the first round from a generic
-start, never from true values), on ``-log L / n_target`` in internal coordinates (logs of mu,
-A, c, tau, d, p - 1, q - 1; alpha and gamma as they are). Rounds repeat until the
-log-likelihood changes by less than ``_ROUND_TOL`` between rounds (at most ``_MAX_ROUNDS``), so
-the final pairs and background belong to the final parameters. Then ``p_background = mu u_j /
-lambda_j``; standard errors from the inverse of the observed information (the Hessian by
-central differences of the analytic gradient, internal coordinates, delta method back).
+Rounds, each an L-BFGS-B fit of the free parameters on ``-log L / n_target`` in internal
+coordinates (logs of mu, A, c, tau, d, p - 1, q - 1; alpha and gamma as they are), starting from
+the previous round's parameters (the first from a generic start, never from true values):
+
+1. coarse: pairs above ``BOOT_TOL`` times the background intensity at the child, kernel shares
+   from ``COARSE_ANGLES`` rays, relative tolerance ``COARSE_FTOL``. For lon/lat the background
+   density is then re-estimated from the fitted background probabilities (Zhuang et al. 2002)
+   and the round repeated (``_BG_ROUNDS`` in all, fewer if log L changes by < ``_ROUND_TOL``).
+2. fine: pairs above ``tol`` times a lower bound of the intensity (background plus the coarse
+   pairs' sum), the full quadrature; repeated (at most ``_FINE_ROUNDS``) until rebuilding the
+   pairs at the fitted parameters changes log L by less than ``_FINE_TOL``.
+
+Then ``p_background = mu u_j / lambda_j`` on the last pairs; standard errors from the inverse
+of the observed information (Hessian by forward differences of the analytic gradient in
+internal coordinates, delta method back).
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,9 +33,9 @@ from lite_decluster.etas.geometry import make_geometry, make_region, ray_crossin
 from lite_decluster.etas.kernels import PARAM_NAMES
 from lite_decluster.etas.likelihood import Likelihood
 from lite_decluster.etas.pairs import build_pairs
+from lite_decluster.etas.params import SHIFTED, EtasResult, check_params
 
-__all__ = ["GENERIC_START", "MIN_EVENTS", "EtasResult", "decluster_etas", "load_etas_params",
-           "save_etas_params"]
+__all__ = ["GENERIC_START", "MIN_EVENTS", "decluster_etas"]
 
 #: Generic start: branching ratio 0.5 (sets A), mu from the other half of the events.
 GENERIC_START = {"branching_ratio": 0.5, "alpha": 1.5, "c": 0.01, "p": 1.15, "tau": 1000.0,
@@ -41,7 +43,7 @@ GENERIC_START = {"branching_ratio": 0.5, "alpha": 1.5, "c": 0.01, "p": 1.15, "ta
 #: Fewest target events for a fit with free parameters.
 MIN_EVENTS = 100
 _LOG = ("mu", "A", "c", "tau", "d")
-_SHIFT = ("p", "q")  # internal log(x - 1)
+_SHIFT = SHIFTED  # internal log(x - 1)
 _BOUNDS = {"mu": (1e-8, 1e8), "A": (1e-6, 20.0), "alpha": (0.0, 5.0), "c": (1e-6, 10.0),
            "p": (1.0 + 1e-3, 3.0), "tau": (1.0, 1e6), "d": (1e-3, 1e3), "q": (1.0 + 1e-2, 5.0),
            "gamma": (0.0, 5.0)}
@@ -57,112 +59,6 @@ _BG_ROUNDS = 2
 _FINE_ROUNDS = 3
 _FINE_TOL = 0.5  # log-likelihood change from rebuilding the pairs that ends the fine rounds
 _HESS_STEP = 1e-4
-
-
-@dataclass
-class EtasResult:
-    """Result of :func:`decluster_etas` (arrays aligned with the input events).
-
-    Attributes
-    ----------
-    p_background : ndarray (n,) float, NaN outside the target (window and region).
-    parent : ndarray (n,) int, most probable triggering event (-1: background, or none).
-    in_target : ndarray (n,) bool.
-    params, stderr : dict name -> float (stderr NaN for fixed parameters; tau inf when
-        untapered).
-    branching_ratio, loglik : float.
-    converged : bool; n_evals : int (log-likelihood evaluations); message : str.
-    info : dict of other figures (pairs, rounds, region, window, times).
-    """
-
-    p_background: np.ndarray
-    parent: np.ndarray
-    in_target: np.ndarray
-    params: dict[str, float]
-    stderr: dict[str, float]
-    branching_ratio: float
-    loglik: float
-    converged: bool
-    n_evals: int
-    message: str
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-able summary (no per-event arrays); inf/NaN become None."""
-        def clean(v: Any) -> Any:
-            if isinstance(v, float) and not math.isfinite(v):
-                return None
-            if isinstance(v, dict):
-                return {k: clean(x) for k, x in v.items()}
-            return v
-
-        pb = self.p_background[self.in_target]
-        return clean({
-            "method": "etas",
-            "params": dict(self.params),
-            "stderr": dict(self.stderr),
-            "branching_ratio": float(self.branching_ratio),
-            "loglik": float(self.loglik),
-            "converged": bool(self.converged),
-            "n_evals": int(self.n_evals),
-            "message": self.message,
-            "n_target": int(self.in_target.sum()),
-            "background_fraction": float(np.mean(pb > 0.5)) if pb.size else None,
-            "expected_background_fraction": float(np.mean(pb)) if pb.size else None,
-            **{k: v for k, v in self.info.items()},
-        })
-
-
-def load_etas_params(path: str | Path) -> dict[str, float]:
-    """ETAS parameters from a JSON object (``_``-prefixed keys ignored; ``tau`` null = no
-    taper), e.g. one written by :func:`save_etas_params`."""
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EtasError(f"{path}: cannot read ETAS parameters: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("params"), dict):
-        data = data["params"]
-    if not isinstance(data, dict):
-        raise EtasError(f"{path}: expected a JSON object of ETAS parameters")
-    return _check_params({k: v for k, v in data.items() if not str(k).startswith("_")}, path)
-
-
-def save_etas_params(path: str | Path, result: EtasResult | Mapping[str, float]) -> None:
-    """Write the parameters (and, for a result, standard errors and figures as ``_`` keys)."""
-    if isinstance(result, EtasResult):
-        out: dict[str, Any] = {k: (None if not math.isfinite(v) else v)
-                               for k, v in result.params.items()}
-        out["_stderr"] = {k: (None if not math.isfinite(v) else v)
-                          for k, v in result.stderr.items()}
-        out["_branching_ratio"] = result.branching_ratio
-        out["_loglik"] = result.loglik
-    else:
-        out = {k: (None if v is None or not math.isfinite(float(v)) else float(v))
-               for k, v in result.items()}
-    Path(path).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
-
-
-def _check_params(data: Mapping[str, Any], where: Any = "params") -> dict[str, float]:
-    unknown = sorted(set(data) - set(PARAM_NAMES))
-    if unknown:
-        raise EtasError(f"{where}: unknown ETAS parameter(s): {', '.join(unknown)}")
-    out = {}
-    for k, v in data.items():
-        if k == "tau" and v is None:
-            out[k] = math.inf
-            continue
-        try:
-            out[k] = float(v)
-        except (TypeError, ValueError):
-            raise EtasError(f"{where}: {k} must be a number, not {v!r}") from None
-        if math.isnan(out[k]) or (math.isinf(out[k]) and k != "tau"):
-            raise EtasError(f"{where}: {k} must be finite, not {v!r}")
-    for k, v in out.items():
-        lo = 1.0 if k in _SHIFT else 0.0
-        if not v > lo and not (k in ("alpha", "gamma") and v >= 0):
-            raise EtasError(f"{where}: {k} must be > {lo:g}, not {v!r}")
-    return out
 
 
 def _to_internal(name: str, v: float) -> float:
@@ -373,7 +269,7 @@ def decluster_etas(
 
 
 def _start(params, fixed, t, m, mc, target, span) -> tuple[dict[str, float], list[str]]:
-    given = _check_params(dict(params or {}))
+    given = check_params(dict(params or {}))
     fixed = list(fixed)
     bad = [k for k in fixed if k not in PARAM_NAMES]
     if bad:

@@ -28,7 +28,7 @@ from lite_decluster.etas.kernels import (
     omori_log_norm,
     spatial_cdf_grad,
 )
-from lite_decluster.etas.pairs import Pairs
+from lite_decluster.etas.pairs import Pairs, log_pair_value
 
 __all__ = ["Likelihood"]
 
@@ -181,8 +181,6 @@ class Likelihood:
         lam = bg + self.pair_sums(prm, False)["S0"]
         parent = np.full(self.n_target, -1, dtype=np.int64)
         if len(pr):
-            from lite_decluster.etas.pairs import log_pair_value
-
             best = np.full(self.n_target, -np.inf)
             best_i = np.full(self.n_target, -1, dtype=np.int64)
             for lo in range(0, len(pr), _CHUNK):

@@ -1,12 +1,12 @@
 """Candidate parent-child pairs, pruned with an exact bound on every neglected term.
 
 The triggered intensity at child j is ``sum_i v_ij``, ``v_ij = kappa(m_i) g(t_j - t_i)
-f(r_ij | m_i)`` over earlier events i. A pair is kept if and only if ``v_ij >= eps_j``, with
-``eps_j = tol * mu u(x_j)`` (tol times the background intensity at the child), evaluated at the
-parameters the pairs are built for. So every neglected term is below ``tol`` times the
-background, and the neglected intensity at j is below ``tol * n_j * mu u(x_j)`` with n_j the
-number of earlier events (in practice far less: the neglected terms fall off as power laws;
-the tests and ``docs/etas.md`` measure it against exact sums).
+f(r_ij | m_i)`` over earlier events i. A pair is kept if and only if ``v_ij >= eps_j``, at the
+parameters the pairs are built for; the caller sets the thresholds (``decluster_etas`` uses
+``eps_j = tol * lambda_lo_j``, a lower bound of the intensity at the child). So every neglected
+term is below ``eps_j``, and the neglected intensity at j below ``eps_j * n_j`` with n_j the
+number of earlier events (in practice far less: the terms fall off as power laws;
+``bench/etas_pruning.py`` and ``docs/etas.md`` measure it against exact sums).
 
 Search (never N x N; memory O(N + candidates)): events in time order; pairs less than
 ``_WINDOW`` positions apart are evaluated directly. Farther pairs are found by divide and
@@ -147,7 +147,8 @@ def build_pairs(
                 lag = np.maximum(t[ch] - t[par[last]], 0.0)
                 lk_hi = float(log_k[par].max())
                 d2_lo, d2_hi = float(np.exp(log_d2[par].min())), float(np.exp(log_d2[par].max()))
-                value = np.exp(log_eps[ch] - lk_hi - _log_g_upper(lag, prm))
+                with np.errstate(over="ignore"):  # inf: no parent of the class can qualify
+                    value = np.exp(log_eps[ch] - lk_hi - _log_g_upper(lag, prm))
                 r2 = spatial_radius_bound(value, d2_lo, d2_hi, q)
                 ok = r2 > 0
                 ch, r2 = ch[ok], r2[ok]
