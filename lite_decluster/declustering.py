@@ -239,6 +239,9 @@ def label_catalog(
         )
         lap("model")
 
+    if method == "etas" and selection is not None and selection.region is not None:
+        # The fit integrates every kernel over the region the events were selected from.
+        method_options = {"region": selection.region, **dict(method_options or {})}
     stage = {"forest": "predict", "etas": "fit"}.get(method, "classify")
     tick(stage)
     out = run_method(method, prep, method_options, model=loaded_model, threshold=threshold,

@@ -31,9 +31,9 @@ def _method_options(method: Method, **given: Any) -> dict[str, Any]:
         "window": Method.gardner_knopoff, "fs_time_prop": Method.gardner_knopoff,
         "rfact": Method.reasenberg, "xmeff": Method.reasenberg, "xk": Method.reasenberg,
         "tau_min": Method.reasenberg, "tau_max": Method.reasenberg, "p": Method.reasenberg,
-        "params_file": Method.etas,
+        "params_file": Method.etas, "target_start": Method.etas,
     }
-    flags = {"p": "--p1", "params_file": "--etas-params"}
+    flags = {"p": "--p1", "params_file": "--etas-params", "target_start": "--etas-target-start"}
     opts: dict[str, Any] = {}
     for key, value in given.items():
         if value is None:
@@ -158,7 +158,14 @@ def run(
     etas_params: Annotated[Path | None, typer.Option(
         "--etas-params", metavar="FILE.json",
         help="etas: starting values (or, with a 'fixed' list, fixed values) of the parameters, "
-        "e.g. a file written by --etas-out.", show_default=False)] = None,
+        "e.g. a file written by --etas-out; \"fixed\": \"all\" reuses a fit as it is.",
+        show_default=False)] = None,
+    etas_target_start: Annotated[str | None, typer.Option(
+        "--etas-target-start", metavar="TIME",
+        help="etas: start of the target window (UTC; days for x/y catalogs); earlier events "
+        "act as parents only (an auxiliary window), as ETAS studies do. Default: the whole "
+        "catalog is the target. The region of the fit is --region when given, else the "
+        "convex hull of the epicentres.", show_default=False)] = None,
     etas_out: Annotated[Path | None, typer.Option(
         "--etas-out", metavar="FILE.json",
         help="etas: write the fitted parameters, standard errors and fit report.",
@@ -228,7 +235,8 @@ def run(
             end=end_at, region=region, max_depth=max_depth,
             method_options=_method_options(
                 method, window=window, fs_time_prop=fs_time_prop, rfact=rfact, xmeff=xmeff,
-                xk=xk, tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params),
+                xk=xk, tau_min=tau_min, tau_max=tau_max, p=p1, params_file=etas_params,
+                target_start=etas_target_start),
             columns=columns, all_types=all_types, skip_invalid=skip_invalid, threads=threads,
             models_dir=models_dir, force=force, depth_unit=depth_unit.value,
             depth_positive=depth_positive.value,

@@ -228,6 +228,11 @@ def decluster_etas(
                 u = smooth.density(lik.classify(prm)[0])
             if rounds > 1 and abs(history[-1] - history[-2]) < _ROUND_TOL:
                 break
+    elif smooth is not None:
+        # Fixed parameters: the background is still the data's, smoothed with the background
+        # probabilities at those parameters, as the fit's rounds do.
+        for _ in range(_BG_ROUNDS):
+            u = smooth.density(likelihood(prm, u, fine=False).classify(prm)[0])
     # Fine rounds: pairs at the current parameters, fit; again until the pairs built at the
     # fitted parameters change the log-likelihood by less than _FINE_TOL.
     for fine_round in range(_FINE_ROUNDS if free else 1):

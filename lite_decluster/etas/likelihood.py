@@ -173,8 +173,10 @@ class Likelihood:
         return ll, {k: g[k] for k in PARAM_NAMES}
 
     def classify(self, prm: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
-        """p_background (n_target,) and the most probable parent (position, -1 for the
-        background) of every target event."""
+        """p_background (n_target,) and the most probable triggering event of every target
+        event (position, -1 when it has no candidate parent): whether the event was triggered
+        at all is ``p_background``'s question; this one is by whom if it was (the link that
+        puts an aftershock in its parent's cluster)."""
         mu = prm["mu"]
         pr = self.pairs
         bg = mu * self.u
@@ -198,7 +200,5 @@ class Likelihood:
                 better = seg_max > best[kids]
                 best[kids[better]] = seg_max[better]
                 best_i[kids[better]] = pr.i[sl][first][better]
-            with np.errstate(divide="ignore"):
-                trig = best > np.log(bg)
-            parent[trig] = best_i[trig]
+            parent = best_i
         return bg / lam, parent

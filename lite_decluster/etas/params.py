@@ -26,7 +26,7 @@ class EtasResult:
     Attributes
     ----------
     p_background : ndarray (n,) float, NaN outside the target (window and region).
-    parent : ndarray (n,) int, most probable triggering event (-1: background, or none).
+    parent : ndarray (n,) int, most probable triggering event (-1: no candidate parent).
     in_target : ndarray (n,) bool.
     params, stderr : dict name -> float (stderr NaN for fixed parameters; tau inf when
         untapered).
