@@ -112,6 +112,9 @@ def run_case(case: str, data: str) -> dict[str, object]:
         t0, c0 = time.perf_counter(), time.process_time()
         if case == "ours-gk":
             r = gardner_knopoff(d["t"], d["lat"], d["lon"], d["m"])
+        elif case == "ours-rb-same":  # bruces' parameters: no location-error terms
+            r = reasenberg(d["t"], d["lat"], d["lon"], d["m"], d["z"], horiz_error=0.0,
+                           depth_error=0.0)
         else:
             r = reasenberg(d["t"], d["lat"], d["lon"], d["m"], d["z"])
         wall, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -122,3 +122,11 @@ def test_depth_options_reach_the_reader(tmp_path):
                                        "-o", str(tmp_path / "o2.csv"), "--max-depth", "50"])
     assert res.exit_code == 0, res.stderr
     assert "metres" not in res.stderr and "flipped" not in res.stderr
+
+
+@pytest.mark.parametrize("command", ["run", "models", "plot"])
+def test_quick_help_is_typers_help(command):
+    quick = _main(command, "--help")
+    assert quick.returncode == 0 and "pydantic" not in quick.stderr
+    full = CliRunner().invoke(cli.app, [command, "--help"], terminal_width=80)
+    assert quick.stdout.split() == full.stdout.split()
