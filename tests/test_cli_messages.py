@@ -57,6 +57,9 @@ def test_signal_while_writing_removes_the_temporary_file(example_csv, tiny_model
     out = example_csv.with_name("out.csv")
     pre = (
         "import os, signal\n"
+        # A background job may start with SIGINT ignored; Python's own handler raises
+        # KeyboardInterrupt, as in a terminal.
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "import lite_decluster.labelled_text as t\n"
         "orig = t.format_fields\n"
         "def hit(*a, **k):\n"
