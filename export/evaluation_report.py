@@ -202,8 +202,11 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
     Markdown path."""
     from export.evaluate import DEFAULT_METHODS
 
-    methods = list(methods or DEFAULT_METHODS)
     results = load_results(work, scale)
+    # Every method with results in the cache, not only the ones of the latest invocation.
+    methods = list(dict.fromkeys([*(methods or DEFAULT_METHODS), *sorted(
+        {m for per in results.values() for m, recs in per.items()
+         if any(r.get("status") == "ok" for r in recs)})]))
     all_cases = [c for c in cases(scale) if c.name in results]
     fig_dir = Path(docs) / "figures"
     runs = _runs(work, scale)
@@ -226,8 +229,8 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
         "writes this file",
         "python -m export evaluate --scale small            # CI scale (tests/test_evaluate.py)",
         "python -m export evaluate --cases poisson --methods rf_td100,nnd   # a subset",
-        "python -m export evaluate --methods etas           # a method added later "
-        "(unavailable until the runtime has it)",
+        "python -m export evaluate --cases in-distribution --methods etas   # one method, "
+        "one case (added to the cache and to this report)",
         "python -m export evaluate --report-only            # rewrite this file from the cache",
         "```",
         "",
