@@ -86,6 +86,7 @@ from export.dataset import (
     load_catalog,
     load_config,
 )
+from export.metrics import summarise  # noqa: E402,F401  (median and band: one definition)
 from lite_decluster.nnd import nnd_threshold
 
 TD_FRACTIONS = (10, 25, 50, 75, 100)
@@ -325,16 +326,6 @@ def _label_agreement(
         same += int(np.sum(la == lb))
         n += la.size
     return same / max(n, 1)
-
-
-def summarise(values: Sequence[float]) -> dict[str, float]:
-    """Median and the 32-68 % band of per-catalog values (NaN ignored)."""
-    v = np.asarray(values, dtype=float)
-    v = v[np.isfinite(v)]
-    if v.size == 0:
-        return {"median": float("nan"), "p32": float("nan"), "p68": float("nan"), "n": 0}
-    p32, med, p68 = np.percentile(v, [32, 50, 68])
-    return {"median": float(med), "p32": float(p32), "p68": float(p68), "n": int(v.size)}
 
 
 def summarise_all(per_catalog: list[dict[str, float]]) -> dict[str, dict[str, float]]:

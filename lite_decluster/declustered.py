@@ -25,7 +25,7 @@ import pandas as pd
 
 from lite_decluster.clusters import ROLES
 from lite_decluster.output import OutputError, atomic_write, check_output_path
-from lite_decluster.records import iter_records
+from lite_decluster.records import delimiter, iter_records
 
 __all__ = ["KEEP", "declustered_catalog", "declustered_rows", "p_background_rows",
            "realization_rows", "realizations",
@@ -82,11 +82,6 @@ def realization_rows(p_background: np.ndarray, n: int, seed: int | None
     return [cand[rng.random(cand.size) < pb] for _ in range(int(n))]
 
 
-def _delimiter(source) -> bytes:
-    sep = source.kwargs.get("sep", ",")
-    return b" " if sep == r"\s+" else str(sep).encode()
-
-
 def write_declustered(
     catalog: str | os.PathLike[str],
     keep_rows: np.ndarray,
@@ -126,7 +121,7 @@ def write_realizations(
     from lite_decluster.catalog import open_catalog
 
     out = check_output_path(path, inputs=[catalog, *inputs], force=force)
-    sep = _delimiter(open_catalog(catalog))
+    sep = delimiter(open_catalog(catalog)).encode()
     wanted = np.zeros(n_rows, dtype=bool)
     for rows in realizations:
         wanted[rows] = True

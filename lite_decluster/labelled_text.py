@@ -25,7 +25,7 @@ from lite_decluster.assemble import Labels, _stat, added_names
 from lite_decluster.catalog import open_catalog
 from lite_decluster.errors import DeclusterError
 from lite_decluster.output import atomic_write, check_output_path
-from lite_decluster.records import iter_records
+from lite_decluster.records import delimiter, iter_records
 from lite_decluster.runinfo import RunInfo
 
 __all__ = ["SIGNIFICANT_DIGITS", "format_fields", "write_labelled_text"]
@@ -115,11 +115,6 @@ def format_fields(frame: pd.DataFrame, delim: str, magnitude_decimals: int | Non
     return lines.tolist()
 
 
-def _delimiter(source) -> str:
-    sep = source.kwargs.get("sep", ",")
-    return " " if sep == r"\s+" else str(sep)
-
-
 def _line_end(record: bytes) -> tuple[bytes, bytes]:
     if record.endswith(b"\r\n"):
         return record[:-2], b"\r\n"
@@ -147,7 +142,7 @@ def write_labelled_text(
         raise DeclusterError(f"{src_path} changed while it was being declustered; run again")
     out = check_output_path(path, inputs=[catalog, *inputs], force=force)
     source = open_catalog(catalog)
-    delim = _delimiter(source)
+    delim = delimiter(source)
     sep = delim.encode()
     first = labels.frame(0, 0)
     names = added_names(source.columns, list(first.columns), info)

@@ -17,7 +17,15 @@ import numpy as np
 from lite_decluster.catalog.quakeml import looks_like_quakeml
 from lite_decluster.catalog.source import _open, _record_blocks, _record_ends, open_catalog
 
-__all__ = ["iter_records"]
+__all__ = ["delimiter", "iter_records"]
+
+
+def delimiter(source) -> str:
+    """The delimiter to write beside a catalog's own fields: its own (a space for
+    whitespace-separated text; a comma for a DataFrame or QuakeML). ``source``: a
+    ``CatalogSource``."""
+    sep = source.kwargs.get("sep", ",")
+    return " " if sep == r"\s+" else str(sep)
 
 
 def iter_records(

@@ -175,16 +175,7 @@ class Region:
 def _on_boundary(xy: np.ndarray, poly: np.ndarray, tol: float = 1e-9) -> np.ndarray:
     """Points within ``tol`` (relative to the polygon's size) of an edge."""
     scale = float(np.ptp(poly, axis=0).max()) or 1.0
-    out = np.zeros(xy.shape[0], dtype=bool)
-    for a, b in zip(poly, np.roll(poly, -1, axis=0), strict=True):
-        e = b - a
-        ee = float(e @ e)
-        if ee == 0:
-            continue
-        s = np.clip(((xy - a) @ e) / ee, 0.0, 1.0)
-        d = xy - (a + s[:, None] * e)
-        out |= np.einsum("ij,ij->i", d, d) <= (tol * scale) ** 2
-    return out
+    return _boundary_distance(xy, poly) <= tol * scale
 
 
 def _spherical_area(v: np.ndarray) -> float:

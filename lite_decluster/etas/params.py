@@ -76,16 +76,36 @@ class EtasResult:
 def load_etas_params(path: str | Path) -> dict[str, float]:
     """ETAS parameters from a JSON object (``_``-prefixed keys ignored; ``tau`` null = no
     taper), e.g. one written by :func:`save_etas_params`."""
+    return read_etas_file(path)[0]
+
+
+def read_etas_file(path: str | Path) -> tuple[dict[str, float], tuple[str, ...]]:
+    """Parameters of a JSON file and the names to hold fixed.
+
+    The file is a plain object of names (``save_etas_params``) or a fit summary with a
+    ``"params"`` object (``EtasResult.to_dict``, what ``--etas-out`` writes); ``_``-prefixed
+    keys are ignored. A top-level ``"fixed"`` lists the names to hold at their values, or is
+    ``"all"`` to reuse a fit without fitting again.
+    """
     try:
         with open(path, encoding="utf-8") as fh:
             data = json.load(fh)
     except (OSError, json.JSONDecodeError) as exc:
         raise EtasError(f"{path}: cannot read ETAS parameters: {exc}") from None
-    if isinstance(data, dict) and isinstance(data.get("params"), dict):
-        data = data["params"]
     if not isinstance(data, dict):
         raise EtasError(f"{path}: expected a JSON object of ETAS parameters")
-    return check_params({k: v for k, v in data.items() if not str(k).startswith("_")}, path)
+    fixed = data.get("fixed", ())
+    params = data["params"] if isinstance(data.get("params"), dict) else data
+    values = check_params({k: v for k, v in params.items()
+                           if not str(k).startswith("_") and k != "fixed"}, path)
+    if fixed == "all":
+        fixed = tuple(values)
+    if not isinstance(fixed, (list, tuple)) or not set(fixed) <= set(PARAM_NAMES):
+        raise EtasError(f"{path}: 'fixed' must be \"all\" or a list of {', '.join(PARAM_NAMES)}")
+    missing = sorted(set(fixed) - set(values))
+    if missing:
+        raise EtasError(f"{path}: fixed parameter(s) without a value: {', '.join(missing)}")
+    return values, tuple(fixed)
 
 
 def save_etas_params(path: str | Path, result: EtasResult | Mapping[str, float]) -> None:

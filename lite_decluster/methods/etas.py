@@ -18,6 +18,7 @@ def etas(table: pd.DataFrame, mc: float | None, options: Mapping[str, Any], *,
          progress: Callable[[int, float], object] | None = None) -> MethodOutput:
     """Fit ETAS to the time-sorted events above ``mc`` and decluster them."""
     from lite_decluster import etas as fit
+    from lite_decluster.etas.params import read_etas_file
     from lite_decluster.features import _days
 
     if mc is None:
@@ -33,7 +34,10 @@ def etas(table: pd.DataFrame, mc: float | None, options: Mapping[str, Any], *,
         kw.update(x=table["x"].to_numpy(dtype=float), y=table["y"].to_numpy(dtype=float))
     params_file = opts.pop("params_file", None)
     if params_file is not None:
-        params, fixed = _read_params(params_file)
+        try:
+            params, fixed = read_etas_file(params_file)
+        except ValueError as exc:
+            raise MethodError(str(exc)) from None
         opts.setdefault("params", params)
         if fixed and "fixed" not in opts:
             opts["fixed"] = fixed
@@ -64,38 +68,6 @@ def etas(table: pd.DataFrame, mc: float | None, options: Mapping[str, Any], *,
         reason="auxiliary window: parent only", summary=summary, lines=lines,
         info={"threshold": float(threshold)},
     )
-
-
-def _read_params(path: Any) -> tuple[dict[str, float], tuple[str, ...]]:
-    """Parameters of a JSON file (a plain object of names, or the file ``--etas-out`` writes)
-    and the names to hold fixed: its ``"fixed"`` list, or ``"fixed": "all"`` to reuse a fit
-    without fitting again."""
-    import json
-
-    from lite_decluster.etas.params import PARAM_NAMES, check_params
-
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, json.JSONDecodeError) as exc:
-        raise MethodError(f"{path}: cannot read ETAS parameters: {exc}") from None
-    if not isinstance(data, dict):
-        raise MethodError(f"{path}: expected a JSON object of ETAS parameters")
-    fixed = data.get("fixed", ())
-    params = data["params"] if isinstance(data.get("params"), dict) else data
-    params = {k: v for k, v in params.items() if not str(k).startswith("_") and k != "fixed"}
-    try:
-        values = check_params(params, path)
-    except ValueError as exc:
-        raise MethodError(str(exc)) from None
-    if fixed == "all":
-        fixed = tuple(values)
-    if not isinstance(fixed, (list, tuple)) or not set(fixed) <= set(PARAM_NAMES):
-        raise MethodError(f"{path}: 'fixed' must be \"all\" or a list of {', '.join(PARAM_NAMES)}")
-    missing = sorted(set(fixed) - set(values))
-    if missing:
-        raise MethodError(f"{path}: fixed parameter(s) without a value: {', '.join(missing)}")
-    return values, tuple(fixed)
 
 
 def _target_days(value: Any, time: pd.Series) -> float:
