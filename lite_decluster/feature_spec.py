@@ -23,7 +23,8 @@ class FeatureSpec:
     Attributes
     ----------
     name : str
-        ``"v1"`` (ours) or ``"aden2021"`` (the published ``extract_features.py``).
+        ``"v2"`` (ours, relative to a time-permuted null), ``"v1"`` (ours, absolute) or
+        ``"aden2021"`` (the published ``extract_features.py``).
     distance : {"great_circle", "euclidean_degrees"}
         ``great_circle``: great-circle epicentral distance in km on a sphere of radius
         ``earth_radius_km`` (with ``hypocentral``, the straight-line distance in km between
@@ -43,7 +44,11 @@ class FeatureSpec:
         Use hypocentral instead of epicentral distance (depth in km).
     features : tuple of str
         Model inputs in order; names among ``T, R, log10_T, log10_R, log10_eta, dm,
-        n_siblings, n_offspring``.
+        n_siblings, n_offspring`` and, with a null (``null="time_permutation"``),
+        ``rel_log10_T, rel_log10_R`` (log10 T and log10 R minus their medians in the null)
+        and the catalog-level ``ctx_clustered`` (share of events whose log10 eta is below the
+        null's 5 % quantile; about 0.05 without clustering) and ``ctx_sparse`` (share above
+        the null's median; about 0.5 without clustering).
     count_scale : {"none", "rate"}
         ``rate`` divides sibling and offspring counts by (N - 1) / t_max, N events and t_max
         in days since the first event, as published (its table holds the N - 1 events that
@@ -52,6 +57,13 @@ class FeatureSpec:
         Count the event itself among its siblings, as published.
     time_unit : str
         Always ``"days"``.
+    null : {"none", "time_permutation"}
+        ``time_permutation``: the same catalog with its times randomly permuted among the
+        events (locations and magnitudes kept: a no-clustering null of the same density,
+        geometry and magnitudes, as in Zaliapin & Ben-Zion 2020), searched the same way; the
+        relative and context features are measured against it.
+    null_seed : int
+        Seed of the permutation (``numpy.random.default_rng``), so features are reproducible.
     """
 
     name: str = "v1"
@@ -66,6 +78,8 @@ class FeatureSpec:
     siblings_include_self: bool = False
     time_unit: str = "days"
     earth_radius_km: float = EARTH_RADIUS_KM
+    null: str = "none"
+    null_seed: int = 0
 
     def __post_init__(self) -> None:
         if self.distance not in ("great_circle", "euclidean_degrees"):
@@ -85,6 +99,11 @@ class FeatureSpec:
             raise ValueError(f"unknown feature names {sorted(unknown)}")
         if self.time_unit != "days":
             raise ValueError("time_unit must be 'days'")
+        if self.null not in ("none", "time_permutation"):
+            raise ValueError(f"unknown null {self.null!r}")
+        needs_null = set(self.features) & set(NULL_FEATURES)
+        if needs_null and self.null == "none":
+            raise ValueError(f"features {sorted(needs_null)} need null='time_permutation'")
         object.__setattr__(self, "features", tuple(self.features))
 
     @property
@@ -133,7 +152,12 @@ _FEATURE_COLUMNS = {
     "dm": "dm",
     "n_siblings": "n_siblings",
     "n_offspring": "n_offspring",
+    "rel_log10_T": "rel_log10_T",
+    "rel_log10_R": "rel_log10_R",
+    "ctx_clustered": "ctx_clustered",
+    "ctx_sparse": "ctx_sparse",
 }
+NULL_FEATURES = ("rel_log10_T", "rel_log10_R", "ctx_clustered", "ctx_sparse")
 
 
 SPECS: dict[str, FeatureSpec] = {
@@ -145,6 +169,14 @@ SPECS: dict[str, FeatureSpec] = {
         features=("T", "R", "dm", "n_siblings", "n_offspring"),
         count_scale="rate",
         siblings_include_self=True,
+    ),
+    # v2: measured against the catalog's own time-permuted null, so that the features do not
+    # move with a catalog's density per unit time and area (docs/models.md).
+    "v2": FeatureSpec(
+        name="v2",
+        features=("rel_log10_T", "rel_log10_R", "dm", "n_siblings", "n_offspring",
+                  "ctx_clustered", "ctx_sparse"),
+        null="time_permutation",
     ),
 }
 

@@ -31,6 +31,7 @@ from lite_decluster.feature_spec import _FEATURE_COLUMNS, SPECS, FeatureSpec, ge
 from lite_decluster.geometry import _Geometry, _geometry, pair_eta
 from lite_decluster.magnitudes import estimate_b
 from lite_decluster.neighbours import nearest_parents
+from lite_decluster.null_features import NullSummary, null_summary, relative_columns
 
 __all__ = [
     "FeatureSpec",
@@ -93,8 +94,10 @@ def compute_features(
     DataFrame aligned with ``catalog`` (same index and order) with columns ``parent`` (int64
     positional index of the parent row in ``catalog``, -1 for none), ``eta``, ``T``, ``R``
     (days, km**df or degrees**df), ``dm`` (m_parent - m_child), ``n_siblings``,
-    ``n_offspring``, ``log10_eta``. ``attrs["feature_spec"]`` holds the resolved spec (with
-    the b used) as a dict.
+    ``n_offspring``, ``log10_eta``, and with a null (spec ``v2``) ``rel_log10_T``,
+    ``rel_log10_R``, ``ctx_clustered``, ``ctx_sparse`` (see
+    :mod:`lite_decluster.null_features`). ``attrs["feature_spec"]`` holds the resolved spec
+    (with the b used) as a dict, ``attrs["null"]`` the null's summary.
     """
     if spec is None:
         sp = replace(SPECS["v1"], df=df, q=q, hypocentral=hypocentral)
@@ -148,6 +151,11 @@ def compute_features(
     )
     res = _assemble(ts, ms, geom, par_s, eta_s, sp)
     del geom, par_s, eta_s
+    null = None
+    if sp.null == "time_permutation":
+        null = _null(ts, ms, sp, depth=by_time(depth), workers=workers,
+                     **{k: by_time(v) for k, v in coords.items()})  # fmt: skip
+        res.update(relative_columns(res["T"], res["R"], res["log10_eta"], null))
     if order is not None:
         # Back to input order; parent as an input position.
         inv = np.empty(n, dtype=np.int64)
@@ -157,7 +165,33 @@ def compute_features(
         res["parent"] = np.where(p >= 0, order[np.maximum(p, 0)], -1)
     df_out = pd.DataFrame(res, index=catalog.index, copy=False)
     df_out.attrs["feature_spec"] = sp.to_dict()
+    if null is not None:
+        df_out.attrs["null"] = dict(null)
     return df_out
+
+
+def _null(
+    t: np.ndarray,
+    m: np.ndarray,
+    sp: FeatureSpec,
+    *,
+    depth: np.ndarray | None,
+    workers: int,
+    **coords: np.ndarray | None,
+) -> NullSummary:
+    """The time-permuted null of a time-sorted catalog, searched like the catalog itself."""
+
+    def geometry(perm: np.ndarray) -> _Geometry:
+        def pick(v: np.ndarray | None) -> np.ndarray | None:
+            return None if v is None else v[perm]
+
+        return _geometry(sp, depth=pick(depth), **{k: pick(v) for k, v in coords.items()})
+
+    def search(tt: np.ndarray, mm: np.ndarray, geom: _Geometry) -> tuple[np.ndarray, np.ndarray]:
+        return nearest_parents(tt, mm, geom, b=sp.b, df=sp.df, min_distance=sp.min_distance,
+                               workers=workers)  # fmt: skip
+
+    return null_summary(t, m, geometry, sp, search, _assemble)
 
 
 def _days(time: pd.Series) -> np.ndarray:
