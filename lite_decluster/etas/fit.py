@@ -210,6 +210,7 @@ def decluster_etas(
         for rel in (BOOT_TOL, tol) if fine else (BOOT_TOL,):
             if lik is not None:
                 lam_lo = bg + lik.pair_sums(prm, False)["S0"]
+                lik = None  # its memory is free for the next pair search
             log_eps = np.full(t.size, -np.inf)
             log_eps[target] = np.log(rel * lam_lo)
             lik = Likelihood(t, m, mc, target, t_start, t_end, u,

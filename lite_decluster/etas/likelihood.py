@@ -31,6 +31,10 @@ _CHUNK = 1 << 16  # pairs (rays) per block: the work buffers stay in the CPU cac
 _SUM_KEYS = ("S0", "Sa", "Sc", "Sp", "St", "Sy", "Sya", "Sq")
 
 
+def _dot(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.multiply(a, b).sum())
+
+
 def _blocks(seg: np.ndarray) -> list[tuple[int, int, np.ndarray, np.ndarray]]:
     """Blocks of ``_CHUNK`` positions of a sorted segment array: (lo, hi, segment ids present,
     their first positions within the block), for ``np.add.reduceat``."""
@@ -77,7 +81,7 @@ class Likelihood:
 
     def __post_init__(self) -> None:
         self.tindex = np.cumsum(self.target) - 1  # position -> target index
-        self.pj = self.tindex[self.pairs.j].astype(np.int64)
+        self.pj = self.tindex[self.pairs.j].astype(np.int32)
         self.n_target = int(self.target.sum())
         dm = self.m - self.mc
         self._pair_dm = dm[self.pairs.i]  # parent magnitude above mc, per pair
@@ -86,8 +90,8 @@ class Likelihood:
         if ry.event.size > 1 and np.any(np.diff(ry.event) < 0):  # sorted by event for reduceat
             o = np.argsort(ry.event, kind="stable")
             ry = self.rays = Rays(ry.event[o], ry.r2[o], ry.weight[o], ry.n)
-        self._ray_dm = dm[ry.event]
-        self._ray_blocks = _blocks(ry.event)
+        self._ray_blocks = [(lo, hi, evs, starts, np.diff(np.r_[starts, hi - lo]))
+                            for lo, hi, evs, starts in _blocks(ry.event)]
         self._ray_wsum = np.bincount(ry.event, ry.weight, minlength=ry.n)
 
     # ---------------------------------------------------------------------------------------
@@ -158,13 +162,11 @@ class Likelihood:
         acc = np.zeros((3 if grad else 1, ry.n))
         size = min(_CHUNK, ry.r2.size)
         x, lg, ws, tmp = (np.empty(size) for _ in range(4))
-        for lo, hi, evs, starts in self._ray_blocks:
+        inv_d2 = np.exp(-ld0 - gam * (self.m - self.mc))
+        for lo, hi, evs, starts, counts in self._ray_blocks:
             k = hi - lo
             b_x, b_lg, b_ws, b_t = (a[:k] for a in (x, lg, ws, tmp))
-            np.multiply(self._ray_dm[lo:hi], -gam, out=b_x)
-            b_x -= ld0
-            np.exp(b_x, out=b_x)
-            b_x *= ry.r2[lo:hi]
+            np.multiply(np.repeat(inv_d2[evs], counts), ry.r2[lo:hi], out=b_x)
             np.log1p(b_x, out=b_lg)
             np.multiply(b_lg, 1.0 - q, out=b_ws)
             np.exp(b_ws, out=b_ws)
@@ -222,20 +224,22 @@ class Likelihood:
             return ll, None
         inv = 1.0 / lam
         _, lz_c, lz_p, lz_t = omori_log_norm(c, p, tau)
+        # Sums as multiply-and-sum, not BLAS dot: OpenBLAS's threads stall on a shared machine.
         s0 = sums["S0"]
         g = {
-            "mu": float(self.u @ inv - span),
-            "A": float((s0 @ inv - w.sum()) / A),
-            "alpha": float(sums["Sa"] @ inv - (w * dm).sum()),
-            "c": float((p / c * sums["Sc"] - lz_c * s0) @ inv - (kappa * s * gm_c).sum()),
-            "p": float((-sums["Sp"] - lz_p * s0) @ inv - (kappa * s * gm_p).sum()),
+            "mu": _dot(self.u, inv) - span,
+            "A": (_dot(s0, inv) - w.sum()) / A,
+            "alpha": _dot(sums["Sa"], inv) - _dot(w, dm),
+            "c": _dot(p / c * sums["Sc"] - lz_c * s0, inv) - _dot(kappa * s, gm_c),
+            "p": _dot(-sums["Sp"] - lz_p * s0, inv) - _dot(kappa * s, gm_p),
             "tau": 0.0,
-            "d": float(2.0 / d * ((q * sums["Sy"] - s0) @ inv - (kappa * gm * s_ld).sum())),
-            "q": float((s0 / (q - 1.0) - sums["Sq"]) @ inv - (kappa * gm * s_q).sum()),
-            "gamma": float((q * sums["Sya"] - sums["Sa"]) @ inv - (kappa * gm * s_ld * dm).sum()),
+            "d": 2.0 / d * (_dot(q * sums["Sy"] - s0, inv) - _dot(kappa * gm, s_ld)),
+            "q": _dot(s0 / (q - 1.0) - sums["Sq"], inv) - _dot(kappa * gm, s_q),
+            "gamma": _dot(q * sums["Sya"] - sums["Sa"], inv) - _dot(kappa * gm * s_ld, dm),
         }
         if math.isfinite(tau):
-            g["tau"] = float((sums["St"] / tau**2 - lz_t * s0) @ inv - (kappa * s * gm_t).sum())
+            g["tau"] = _dot(sums["St"] / tau**2 - lz_t * s0, inv) - _dot(kappa * s, gm_t)
+        g = {k: float(v) for k, v in g.items()}
         return ll, {k: g[k] for k in PARAM_NAMES}
 
     def classify(self, prm: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
