@@ -201,13 +201,19 @@ def decluster_etas(
     counter = [0]
     history: list[float] = []
 
-    def likelihood(prm: dict[str, float], u: np.ndarray, fine: bool) -> Likelihood:
-        # Thresholds relative to a lower bound of lambda_j: first the background, then the
-        # intensity summed over the previous pair set (all terms are positive).
+    def likelihood(prm: dict[str, float], u: np.ndarray, fine: bool,
+                   lam_lo: np.ndarray | None = None) -> Likelihood:
+        # Thresholds relative to a lower bound of lambda_j: the background, or (fine) the
+        # intensity summed over a previous pair set at prm (all terms are positive): the
+        # given lam_lo, else the pairs above BOOT_TOL times the background, built here.
         bg = prm["mu"] * u
-        lam_lo = bg
         lik = None
-        for rel in (BOOT_TOL, tol) if fine else (BOOT_TOL,):
+        if lam_lo is None:
+            lam_lo = bg
+            steps = (BOOT_TOL, tol) if fine else (BOOT_TOL,)
+        else:
+            steps = (tol,)
+        for rel in steps:
             if lik is not None:
                 lam_lo = bg + lik.pair_sums(prm, False)["S0"]
                 lik = None  # its memory is free for the next pair search
@@ -218,7 +224,14 @@ def decluster_etas(
                              rays if fine else coarse_rays)
         return lik
 
+    def lower_bound(lik: Likelihood | None, prm: dict[str, float], u: np.ndarray):
+        """mu u + the intensity over lik's pairs at prm (None without a likelihood)."""
+        if lik is None or len(lik.pairs) == 0:
+            return None
+        return prm["mu"] * u + lik.pair_sums(prm, False)["S0"]
+
     rounds = 0
+    lik = None
     if free:
         for rounds in range(1, (_BG_ROUNDS if smooth is not None else 1) + 1):  # noqa: B007
             lik = likelihood(prm, u, fine=False)
@@ -233,11 +246,15 @@ def decluster_etas(
         # Fixed parameters: the background is still the data's, smoothed with the background
         # probabilities at those parameters, as the fit's rounds do.
         for _ in range(_BG_ROUNDS):
-            u = smooth.density(likelihood(prm, u, fine=False).classify(prm)[0])
+            lik = likelihood(prm, u, fine=False)
+            u = smooth.density(lik.classify(prm)[0])
     # Fine rounds: pairs at the current parameters, fit; again until the pairs built at the
-    # fitted parameters change the log-likelihood by less than _FINE_TOL.
+    # fitted parameters change the log-likelihood by less than _FINE_TOL. The thresholds'
+    # lower bound of lambda: the previous round's pairs (the coarse ones first) at prm.
     for fine_round in range(_FINE_ROUNDS if free else 1):
-        lik = likelihood(prm, u, fine=True)
+        lam_lo = lower_bound(lik, prm, u)
+        lik = None
+        lik = likelihood(prm, u, fine=True, lam_lo=lam_lo)
         if not free:
             ll = lik(prm, grad=False)[0]
             break
