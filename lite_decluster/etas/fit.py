@@ -58,6 +58,7 @@ _ROUND_TOL = 1.0  # log-likelihood change that ends the background iteration
 _BG_ROUNDS = 2
 _FINE_ROUNDS = 3
 _FINE_TOL = 0.5  # log-likelihood change from rebuilding the pairs that ends the fine rounds
+_FINE_FTOL = 1e-11
 _HESS_STEP = 1e-4
 
 
@@ -251,6 +252,7 @@ def decluster_etas(
     # Fine rounds: pairs at the current parameters, fit; again until the pairs built at the
     # fitted parameters change the log-likelihood by less than _FINE_TOL. The thresholds'
     # lower bound of lambda: the previous round's pairs (the coarse ones first) at prm.
+    tight = False
     for fine_round in range(_FINE_ROUNDS if free else 1):
         lam_lo = lower_bound(lik, prm, u)
         lik = None
@@ -258,13 +260,19 @@ def decluster_etas(
         if not free:
             ll = lik(prm, grad=False)[0]
             break
-        if fine_round and abs(lik(prm, grad=False)[0] - ll) < _FINE_TOL:
+        settled = bool(fine_round) and abs(lik(prm, grad=False)[0] - ll) < _FINE_TOL
+        if settled and tight:
             break
-        prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
+        # Early rounds to COARSE_FTOL; the last one (the cap, or settled pairs) to the full one.
+        tight = settled or fine_round == _FINE_ROUNDS - 1
+        prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter,
+                                 _FINE_FTOL if tight else COARSE_FTOL)
         n_evals += int(res.nfev)
         converged, message = _converged(res)
         history.append(ll)
         rounds += 1
+        if settled:
+            break
     if not converged:
         raise EtasError(f"the ETAS fit did not converge after {n_evals} evaluations: {message}")
     p_t, par_t = lik.classify(prm)
@@ -314,7 +322,7 @@ def _start(params, fixed, t, m, mc, target, span) -> tuple[dict[str, float], lis
     return {k: prm[k] for k in PARAM_NAMES}, free
 
 
-def _optimise(lik, prm, free, n_target, progress, counter, ftol=1e-11):
+def _optimise(lik, prm, free, n_target, progress, counter, ftol=_FINE_FTOL):
     z0 = np.array([_to_internal(k, prm[k]) for k in free])
     bounds = [(_to_internal(k, _BOUNDS[k][0]), _to_internal(k, _BOUNDS[k][1])) for k in free]
     best = {"ll": -math.inf}
