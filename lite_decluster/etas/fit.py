@@ -8,9 +8,11 @@ the previous round's parameters (the first from a generic start, never from true
    from ``COARSE_ANGLES`` rays, relative tolerance ``COARSE_FTOL``. For lon/lat the background
    density is then re-estimated from the fitted background probabilities (Zhuang et al. 2002)
    and the round repeated (``_BG_ROUNDS`` in all, fewer if log L changes by < ``_ROUND_TOL``).
-2. fine: pairs above ``tol`` times a lower bound of the intensity (background plus the coarse
-   pairs' sum), the full quadrature; repeated (at most ``_FINE_ROUNDS``) until rebuilding the
-   pairs at the fitted parameters changes log L by less than ``_FINE_TOL``.
+2. fine: pairs above ``tol`` times a lower bound of the intensity (the background plus the
+   previous round's pairs summed at the current parameters: the last coarse round's first),
+   the full quadrature; repeated (at most ``_FINE_ROUNDS``) until rebuilding the pairs at the
+   fitted parameters changes log L by less than ``_FINE_TOL``. The early fine rounds stop at
+   ``COARSE_FTOL``, the last one (at the cap, or on pairs that settled) at ``_FINE_FTOL``.
 
 Then ``p_background = mu u_j / lambda_j`` on the last pairs; standard errors from the inverse
 of the observed information (Hessian by forward differences of the analytic gradient in

@@ -36,7 +36,7 @@ __all__ = ["Pairs", "build_pairs", "log_pair_value"]
 
 _WINDOW = 32
 _MAG_BIN = 0.5
-_QUERY_CHUNK = 8192
+_QUERY_CHUNK = 2048  # children per ball query: bounds the candidate lists (Python ints)
 _SLACK = 1.0 + 1e-9
 
 
