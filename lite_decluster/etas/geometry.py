@@ -343,12 +343,8 @@ def ray_crossings(
 
 
 def _mv(a: np.ndarray, v: np.ndarray) -> np.ndarray:
-    """``a @ v`` for a (n, k) array and a k-vector without BLAS (whose threads stall on a
-    busy machine for these thin products)."""
-    out = a[:, 0] * v[0]
-    for c in range(1, a.shape[1]):
-        out += a[:, c] * v[c]
-    return out
+    """``a @ v`` for (n, k) and (k,) without BLAS (its threads stall on a busy machine)."""
+    return sum((a[:, c] * v[c] for c in range(1, a.shape[1])), a[:, 0] * v[0])
 
 
 def _boundary_distance(xy: np.ndarray, poly: np.ndarray) -> np.ndarray:
