@@ -26,6 +26,8 @@ from lite_decluster.etas.geometry import EventGeometry, Rays
 
 __all__ = ["SmoothBackground", "homogeneous"]
 
+_CENTRE_BLOCK = 8192  # kernel centres per neighbour query
+
 
 def homogeneous(n_target: int, area: float) -> np.ndarray:
     """``u = 1 / area`` (1/km^2) at every target event, shape (n_target,)."""
@@ -74,27 +76,33 @@ class SmoothBackground:
         self.h = h
         self.support = support
         mass = -math.expm1(-0.5 * support**2)  # Gaussian mass within the support
-        # Pairs (evaluation point a, centre b) with r_ab <= support * h_b, by bandwidth class.
-        cls = np.floor(np.log2(h / h.min())).astype(np.int64)
+        # Pairs (evaluation point a, centre b) with r_ab <= support * h_b, by bandwidth class
+        # (half octaves) and in blocks of centres, so the candidate lists stay small; the set
+        # kept does not depend on the classes or blocks.
+        cls = np.floor(2.0 * np.log2(h / h.min())).astype(np.int64)
         rows, cols, vals = [], [], []
         for c in np.unique(cls):
-            centres = np.flatnonzero(cls == c)
-            rmax = support * float(h[centres].max())
-            ctree = cKDTree(pts[centres])
-            chord = float(geom.chord_for(np.array([rmax]))[0]) * (1 + 1e-9)
-            found = ctree.sparse_distance_matrix(tree, chord, output_type="ndarray")
-            b = centres[found["i"]]
-            a = found["j"].astype(np.int64)
-            r = geom.arc(found["v"].copy())
-            hb = h[b]
-            ok = r <= support * hb
-            a, b, r, hb = a[ok], b[ok], r[ok], hb[ok]
-            vals.append(np.exp(-0.5 * (r / hb) ** 2) / (2 * math.pi * hb**2 * mass))
-            rows.append(a)
-            cols.append(b)
+            members = np.flatnonzero(cls == c)
+            for lo in range(0, members.size, _CENTRE_BLOCK):
+                centres = members[lo : lo + _CENTRE_BLOCK]
+                rmax = support * float(h[centres].max())
+                ctree = cKDTree(pts[centres])
+                chord = float(geom.chord_for(np.array([rmax]))[0]) * (1 + 1e-9)
+                found = ctree.sparse_distance_matrix(tree, chord, output_type="ndarray")
+                b = centres[found["i"]]
+                r = geom.arc(found["v"].copy())
+                ok = r <= support * h[b]
+                a = found["j"][ok].astype(np.int32)
+                del found
+                b, r = b[ok], r[ok]
+                hb = h[b]
+                vals.append(np.exp(-0.5 * (r / hb) ** 2) / (2 * math.pi * hb**2 * mass))
+                rows.append(a)
+                cols.append(b.astype(np.int32))
         self.kernel = sparse.csr_matrix(
             (np.concatenate(vals), (np.concatenate(rows), np.concatenate(cols))), shape=(n, n)
         )
+        del rows, cols, vals
         hall = np.full(geom.points.shape[0], np.inf)
         hall[pos] = h
 

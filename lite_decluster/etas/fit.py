@@ -8,9 +8,11 @@ the previous round's parameters (the first from a generic start, never from true
    from ``COARSE_ANGLES`` rays, relative tolerance ``COARSE_FTOL``. For lon/lat the background
    density is then re-estimated from the fitted background probabilities (Zhuang et al. 2002)
    and the round repeated (``_BG_ROUNDS`` in all, fewer if log L changes by < ``_ROUND_TOL``).
-2. fine: pairs above ``tol`` times a lower bound of the intensity (background plus the coarse
-   pairs' sum), the full quadrature; repeated (at most ``_FINE_ROUNDS``) until rebuilding the
-   pairs at the fitted parameters changes log L by less than ``_FINE_TOL``.
+2. fine: pairs above ``tol`` times a lower bound of the intensity (the background plus the
+   previous round's pairs summed at the current parameters: the last coarse round's first),
+   the full quadrature; repeated (at most ``_FINE_ROUNDS``) until rebuilding the pairs at the
+   fitted parameters changes log L by less than ``_FINE_TOL``. The early fine rounds stop at
+   ``COARSE_FTOL``, the last one (at the cap, or on pairs that settled) at ``_FINE_FTOL``.
 
 Then ``p_background = mu u_j / lambda_j`` on the last pairs; standard errors from the inverse
 of the observed information (Hessian by forward differences of the analytic gradient in
@@ -58,6 +60,7 @@ _ROUND_TOL = 1.0  # log-likelihood change that ends the background iteration
 _BG_ROUNDS = 2
 _FINE_ROUNDS = 3
 _FINE_TOL = 0.5  # log-likelihood change from rebuilding the pairs that ends the fine rounds
+_FINE_FTOL = 1e-11
 _HESS_STEP = 1e-4
 
 
@@ -201,15 +204,22 @@ def decluster_etas(
     counter = [0]
     history: list[float] = []
 
-    def likelihood(prm: dict[str, float], u: np.ndarray, fine: bool) -> Likelihood:
-        # Thresholds relative to a lower bound of lambda_j: first the background, then the
-        # intensity summed over the previous pair set (all terms are positive).
+    def likelihood(prm: dict[str, float], u: np.ndarray, fine: bool,
+                   lam_lo: np.ndarray | None = None) -> Likelihood:
+        # Thresholds relative to a lower bound of lambda_j: the background, or (fine) the
+        # intensity summed over a previous pair set at prm (all terms are positive): the
+        # given lam_lo, else the pairs above BOOT_TOL times the background, built here.
         bg = prm["mu"] * u
-        lam_lo = bg
         lik = None
-        for rel in (BOOT_TOL, tol) if fine else (BOOT_TOL,):
+        if lam_lo is None:
+            lam_lo = bg
+            steps = (BOOT_TOL, tol) if fine else (BOOT_TOL,)
+        else:
+            steps = (tol,)
+        for rel in steps:
             if lik is not None:
                 lam_lo = bg + lik.pair_sums(prm, False)["S0"]
+                lik = None  # its memory is free for the next pair search
             log_eps = np.full(t.size, -np.inf)
             log_eps[target] = np.log(rel * lam_lo)
             lik = Likelihood(t, m, mc, target, t_start, t_end, u,
@@ -217,7 +227,14 @@ def decluster_etas(
                              rays if fine else coarse_rays)
         return lik
 
+    def lower_bound(lik: Likelihood | None, prm: dict[str, float], u: np.ndarray):
+        """mu u + the intensity over lik's pairs at prm (None without a likelihood)."""
+        if lik is None or len(lik.pairs) == 0:
+            return None
+        return prm["mu"] * u + lik.pair_sums(prm, False)["S0"]
+
     rounds = 0
+    lik = None
     if free:
         for rounds in range(1, (_BG_ROUNDS if smooth is not None else 1) + 1):  # noqa: B007
             lik = likelihood(prm, u, fine=False)
@@ -232,21 +249,32 @@ def decluster_etas(
         # Fixed parameters: the background is still the data's, smoothed with the background
         # probabilities at those parameters, as the fit's rounds do.
         for _ in range(_BG_ROUNDS):
-            u = smooth.density(likelihood(prm, u, fine=False).classify(prm)[0])
+            lik = likelihood(prm, u, fine=False)
+            u = smooth.density(lik.classify(prm)[0])
     # Fine rounds: pairs at the current parameters, fit; again until the pairs built at the
-    # fitted parameters change the log-likelihood by less than _FINE_TOL.
+    # fitted parameters change the log-likelihood by less than _FINE_TOL. The thresholds'
+    # lower bound of lambda: the previous round's pairs (the coarse ones first) at prm.
+    tight = False
     for fine_round in range(_FINE_ROUNDS if free else 1):
-        lik = likelihood(prm, u, fine=True)
+        lam_lo = lower_bound(lik, prm, u)
+        lik = None
+        lik = likelihood(prm, u, fine=True, lam_lo=lam_lo)
         if not free:
             ll = lik(prm, grad=False)[0]
             break
-        if fine_round and abs(lik(prm, grad=False)[0] - ll) < _FINE_TOL:
+        settled = bool(fine_round) and abs(lik(prm, grad=False)[0] - ll) < _FINE_TOL
+        if settled and tight:
             break
-        prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter)
+        # Early rounds to COARSE_FTOL; the last one (the cap, or settled pairs) to the full one.
+        tight = settled or fine_round == _FINE_ROUNDS - 1
+        prm, ll, res = _optimise(lik, prm, free, n_target, progress, counter,
+                                 _FINE_FTOL if tight else COARSE_FTOL)
         n_evals += int(res.nfev)
         converged, message = _converged(res)
         history.append(ll)
         rounds += 1
+        if settled:
+            break
     if not converged:
         raise EtasError(f"the ETAS fit did not converge after {n_evals} evaluations: {message}")
     p_t, par_t = lik.classify(prm)
@@ -296,7 +324,7 @@ def _start(params, fixed, t, m, mc, target, span) -> tuple[dict[str, float], lis
     return {k: prm[k] for k in PARAM_NAMES}, free
 
 
-def _optimise(lik, prm, free, n_target, progress, counter, ftol=1e-11):
+def _optimise(lik, prm, free, n_target, progress, counter, ftol=_FINE_FTOL):
     z0 = np.array([_to_internal(k, prm[k]) for k in free])
     bounds = [(_to_internal(k, _BOUNDS[k][0]), _to_internal(k, _BOUNDS[k][1])) for k in free]
     best = {"ll": -math.inf}

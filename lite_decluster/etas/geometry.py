@@ -286,8 +286,9 @@ def _hull(geom: EventGeometry) -> Region:
 
 @dataclass
 class Rays:
-    """Boundary crossings of ``N_ANGLES`` rays from every event: flat arrays ``event``,
-    ``r2`` (km^2) and ``sign`` (+1 leaving the region, -1 entering), and ``n`` events.
+    """Boundary crossings of ``N_ANGLES`` rays from every event: flat arrays ``event``
+    (sorted), ``r2`` (km^2) and ``weight`` (+-1 / rays: + leaving the region, - entering),
+    and ``n`` events.
 
     ``share(cdf)`` gives each event's kernel share inside the region for a radial CDF
     ``cdf(event_index_array, r2_array)``; weights are ``sign / N_ANGLES``.
@@ -336,7 +337,14 @@ def ray_crossings(
             evs.append(idx[e].astype(np.int32))
             r2s.append(r2)
             ws.append(sg / k_angles)
-    return Rays(np.concatenate(evs), np.concatenate(r2s), np.concatenate(ws), n)
+    ev = np.concatenate(evs)
+    o = np.argsort(ev, kind="stable")  # sorted by event (segment sums in the likelihood)
+    return Rays(ev[o], np.concatenate(r2s)[o], np.concatenate(ws)[o], n)
+
+
+def _mv(a: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """``a @ v`` for (n, k) and (k,) without BLAS (its threads stall on a busy machine)."""
+    return sum((a[:, c] * v[c] for c in range(1, a.shape[1])), a[:, 0] * v[0])
 
 
 def _boundary_distance(xy: np.ndarray, poly: np.ndarray) -> np.ndarray:
@@ -347,7 +355,7 @@ def _boundary_distance(xy: np.ndarray, poly: np.ndarray) -> np.ndarray:
         ee = float(e @ e)
         if ee == 0:
             continue
-        s = np.clip(((xy - a) @ e) / ee, 0.0, 1.0)
+        s = np.clip(_mv(xy - a, e) / ee, 0.0, 1.0)
         d = xy - (a + s[:, None] * e)
         np.minimum(best, np.einsum("ij,ij->i", d, d), out=best)
     return np.sqrt(best)
@@ -379,16 +387,16 @@ def _sphere_crossings(p, verts, centre, cos_t, sin_t):
     no crossings (share 0)."""
     east, north = _tangent_basis(centre[None, :])
     east, north = east[0], north[0]
-    pc = p @ centre
+    pc = _mv(p, centre)
     ok = pc > 1e-6
     p_ok = p[ok]
     te, tn = _tangent_basis(p_ok)  # azimuth frame at P (any orthonormal pair works)
-    gp = np.column_stack([p_ok @ east, p_ok @ north]) / pc[ok][:, None]
+    gp = np.column_stack([_mv(p_ok, east), _mv(p_ok, north)]) / pc[ok][:, None]
     poly = _gnomonic(verts, centre)
     # d/ds g(P cos s + T sin s) at s = 0, for T = cos(th) te + sin(th) tn: linear in T.
     def dg(t):
-        tc = t @ centre
-        return np.column_stack([(t @ east) - gp[:, 0] * tc, (t @ north) - gp[:, 1] * tc])
+        tc = _mv(t, centre)
+        return np.column_stack([_mv(t, east) - gp[:, 0] * tc, _mv(t, north) - gp[:, 1] * tc])
 
     de, dn = dg(te), dg(tn)  # (C, 2) each
     dx = cos_t[None, :] * de[:, 0:1] + sin_t[None, :] * dn[:, 0:1]  # (C, K)

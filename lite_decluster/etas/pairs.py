@@ -36,7 +36,7 @@ __all__ = ["Pairs", "build_pairs", "log_pair_value"]
 
 _WINDOW = 32
 _MAG_BIN = 0.5
-_QUERY_CHUNK = 8192
+_QUERY_CHUNK = 2048  # children per ball query: bounds the candidate lists (Python ints)
 _SLACK = 1.0 + 1e-9
 
 
@@ -103,17 +103,19 @@ def build_pairs(
         Model parameters (see ``kernels.PARAM_NAMES``); mc the reference magnitude.
     """
     n = t.size
-    out_i, out_j = [], []
+    out_i, out_j, out_dt, out_r2 = [], [], [], []
 
     def keep(i: np.ndarray, j: np.ndarray, min_gap: int = 0) -> None:
         ok = (t[i] < t[j]) & child[j] & (j - i >= min_gap)
         i, j = i[ok], j[ok]
         if i.size == 0:
             return
-        lv = log_pair_value(t[j] - t[i], geom.dist2(i, j), m[i], prm, mc)
-        ok = lv >= log_eps[j]
+        dt, r2 = t[j] - t[i], geom.dist2(i, j)
+        ok = log_pair_value(dt, r2, m[i], prm, mc) >= log_eps[j]
         out_i.append(i[ok].astype(np.int32))
         out_j.append(j[ok].astype(np.int32))
+        out_dt.append(dt[ok])
+        out_r2.append(r2[ok])
 
     for lag in range(1, min(_WINDOW, n)):
         j = np.arange(lag, n)
@@ -160,13 +162,12 @@ def build_pairs(
                 sep = 4.0 * (2.0 * extent + 1.0)  # groups farther apart than any radius
                 _tree_pairs(geom, par, ch, group, sep, radius, keep)
         s *= 2
-    if out_i:
-        i, j = np.concatenate(out_i), np.concatenate(out_j)
-    else:
-        i = j = np.zeros(0, dtype=np.int32)
+    if not out_i:
+        return Pairs(*(np.zeros(0, dtype=np.int32),) * 2, *(np.zeros(0),) * 2)
+    i, j = np.concatenate(out_i), np.concatenate(out_j)
     o = np.lexsort((i, j))
-    i, j = i[o], j[o]
-    return Pairs(i, j, t[j] - t[i], geom.dist2(i, j))
+    dt, r2 = (np.concatenate(a)[o] for a in (out_dt, out_r2))
+    return Pairs(i[o], j[o], dt, r2)
 
 
 def _tree_pairs(geom, par, ch, group, sep, radius, keep) -> None:
