@@ -127,7 +127,8 @@ def _etas(rng: np.random.Generator, config: dict[str, Any]):
             continue
         df = pd.DataFrame({"time": ev["time"], "x": ev["x"], "y": ev["y"],
                            "magnitude": ev["magnitude"], "depth": np.zeros(len(ev))})  # fmt: skip
-        meta = {"kind": "etas", "L": side, "params_object": params, "boost": boost, "effect": effect, "mc_cut": mc_cut,
+        meta = {"kind": "etas", "L": side, "params_object": params, "boost": boost,
+                "effect": effect, "mc_cut": mc_cut,
                 "params": {k: v for k, v in params.to_dict().items() if k != "rate_map"},
                 "target": target, "sim_seed": sim_seed}  # fmt: skip
         return df, ev["generation"].astype(np.int64), meta

@@ -13,6 +13,7 @@ v2's relative and context columns from one search) and cached per catalog.
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -27,8 +28,6 @@ from export.diverse import diverse_catalog
 from export.metrics import catalog_metrics
 from lite_decluster.feature_spec import FeatureSpec, get_spec
 from lite_decluster.pipeline import prepare_features
-
-import os
 
 SUB = float(os.environ["STUDY_SUB"]) if os.environ.get("STUDY_SUB") else None
 WORK = Path(__file__).resolve().parent / "work" / ("study" if SUB is None else f"study_sub{SUB:g}")
@@ -212,7 +211,9 @@ def analyse(argv: list[str]) -> int:
         rf.fit(X, y, sample_weight=w)
         fit_s = time.perf_counter() - t0
         prior = float(np.average(y, weights=w))
-        proba = lambda A: rf.predict_proba(A)[:, 1]  # noqa: E731
+        def proba(A, rf=rf):
+            return rf.predict_proba(A)[:, 1]
+
         for em in ("none", "one-sided"):
             rb = [score(proba, c, cols, em, prior) for c in val_base]
             rd = [score(proba, c, cols, em, prior) | {"kind": c["meta"]["kind"],
