@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from export import realism
+from export.cases import _binned_gr
 from export.dataset import draw_params, load_config
 from export.etas import branching_ratio, simulate
 
@@ -58,16 +59,12 @@ def _loguniform(rng: np.random.Generator, lo: float, hi: float) -> float:
     return float(math.exp(rng.uniform(math.log(lo), math.log(hi))))
 
 
-def _binned(m: np.ndarray, mc: float) -> np.ndarray:
-    return np.round(mc + 0.1 * np.floor((m - mc) / 0.1 + 1e-9), 10)
-
-
 def _poisson(rng: np.random.Generator) -> tuple[pd.DataFrame, np.ndarray, dict[str, Any]]:
     n = int(round(_loguniform(rng, 1000, 100_000)))
     side = _loguniform(rng, 5.0, 5000.0)
     b = float(rng.uniform(0.8, 1.2))
     t = np.sort(rng.uniform(0.0, 10 * YEAR, n))
-    m = _binned(2.0 + rng.standard_exponential(n) / (b * math.log(10.0)), 2.0)
+    m = _binned_gr(rng, n, 2.0, b)
     df = pd.DataFrame({"time": t, "x": rng.uniform(0, side, n), "y": rng.uniform(0, side, n),
                        "magnitude": m, "depth": np.zeros(n)})  # fmt: skip
     return df, np.zeros(n, dtype=np.int64), {"kind": "poisson", "L": side, "n": n, "b": b}
