@@ -64,7 +64,7 @@ CROSSCHECK_TREES = 3
 CROSSCHECK_ROWS = 20_000
 DEFAULT_MODEL = "rf_td100"
 DEFAULT_REASON = (
-    "Trained on all 100 training catalogs, the most diverse data; median test accuracy "
+    "Trained on all the training catalogs, the most diverse data; median test accuracy "
     "{acc100:.3f}, level with the best fraction ({best:.3f}) and above rf_td010 "
     "({acc10:.3f}). Its cost is small: "
     "{mb100:.2f} MB and {nodes100:,} nodes (rf_td010: {mb10:.2f} MB), with the same tree count "
@@ -74,8 +74,9 @@ DEFAULT_REASON = (
 
 
 def manifest_spec() -> dict[str, Any]:
-    """The v1 feature specification as stored in the manifest (b estimated at run time)."""
-    d = get_spec("v1").to_dict()
+    """The forests' feature specification (``export.train.SPEC``) as stored in the manifest
+    (b estimated at run time)."""
+    d = get_spec(tr.SPEC).to_dict()
     d["b"] = None
     return d
 
@@ -169,7 +170,7 @@ def build(
 
     spec = manifest_spec()
     names = list(spec["features"])
-    X_test = np.concatenate([c.X_v1 for c in res["test"]])
+    X_test = np.concatenate([getattr(c, f"X_{tr.SPEC}") for c in res["test"]])
     forests = {info["name"]: info["forest"] for info in res["fractions"].values()}
 
     t0 = time.perf_counter()
@@ -181,7 +182,7 @@ def build(
             info["forest"],
             feature_names=names,
             model_name=f"lite_decluster_{name}",
-            doc=f"lite-decluster random forest, TD fraction {frac} %, v1 features "
+            doc=f"lite-decluster random forest, TD fraction {frac} %, {tr.SPEC} features "
             f"({', '.join(names)}); output p_aftershock = P(generation > 0)",
             metadata={"td_fraction": str(frac), "feature_spec": json.dumps(spec, sort_keys=True)},
         )
@@ -243,7 +244,12 @@ def build(
                     "label": "aftershock = ETAS generation > 0",
                     "seeds": {
                         "master_seed": config["master_seed"],
-                        "catalog_seeds": [train_seeds[i] for i in info["catalogs"]],
+                        "catalog_seeds": [train_seeds[i] for i in info["catalogs"]
+                                          if i < n_train],
+                        "diverse_catalogs": {
+                            "source": "export/diverse.py, split 'train'",
+                            "indices": [i - n_train for i in info["catalogs"] if i >= n_train],
+                        },
                         "catalog_order": tr.ORDERING,
                         "forest_random_state": info["random_state"],
                     },

@@ -72,8 +72,11 @@ from lite_decluster.pipeline import prepare_features
 
 PARAMS_FILE = Path(__file__).resolve().parent / "params.json"
 WORK_DIR = Path(__file__).resolve().parent / "work"
-SPECS = ("v1", "aden2021")
+SPECS = ("v1", "aden2021", "v2")
 SPLITS = ("train", "test")
+#: Training catalogs of ``export/diverse.py`` (densities, scales, observation effects), beside
+#: the ``train`` split, for the ``v2`` forests.
+DIVERSE = "diverse"
 _SEED_BLOCK = 100  # test catalog i uses seed state[_SEED_BLOCK + i] at every scale
 _MAX_ATTEMPTS = 50
 
@@ -150,6 +153,7 @@ class CatalogData:
 
     X_v1: np.ndarray  # float32 [n, 5]
     X_aden2021: np.ndarray  # float32 [n, 5]
+    X_v2: np.ndarray  # float32 [n, 7]: the same events; v2 searches parents down to Mc - 0.5
     log10_eta: np.ndarray  # float64 [n]
     aftershock: np.ndarray  # int8 [n], 1 = generation > 0
     meta: dict[str, Any]
@@ -189,14 +193,21 @@ def simulate_catalog(
     raise RuntimeError(f"seed {seed}: no acceptable catalog in {_MAX_ATTEMPTS} attempts")
 
 
-def featurize(df: pd.DataFrame, meta: dict[str, Any], workers: int = 1) -> CatalogData:
-    """``prepare_features`` (mc auto, b auto) for the v1 and aden2021 specs plus labels."""
+def featurize(df: pd.DataFrame, meta: dict[str, Any], workers: int = 1,
+              mc: str | float = "auto") -> CatalogData:
+    """``prepare_features`` (mc auto, b auto) for the v1, aden2021 and v2 specs plus labels."""
     t0 = time.perf_counter()
     cols = ["time", "x", "y", "magnitude", "depth"]
-    v1 = prepare_features(df[cols], mc="auto", b="auto", spec="v1", workers=workers)
-    aden = prepare_features(df[cols], mc="auto", b="auto", spec="aden2021", workers=workers)
-    if len(v1.table) != len(aden.table) or v1.mc != aden.mc:
-        raise AssertionError("v1 and aden2021 cut the catalog differently")
+    v1 = prepare_features(df[cols], mc=mc, b="auto", spec="v1", workers=workers)
+    aden = prepare_features(df[cols], mc=mc, b="auto", spec="aden2021", workers=workers)
+    v2 = prepare_features(df[cols], mc=mc, b="auto", spec="v2", workers=workers)
+    if len(v1.table) != len(aden.table) or v1.mc != aden.mc or v1.mc != v2.mc:
+        raise AssertionError("v1, aden2021 and v2 cut the catalog differently")
+    X_v2 = v2.X if v2.target is None else v2.X[v2.target]
+    if not np.array_equal(v2.table["magnitude"].to_numpy()[v2.target] if v2.target is not None
+                          else v2.table["magnitude"].to_numpy(),
+                          v1.table["magnitude"].to_numpy()):  # fmt: skip
+        raise AssertionError("v2 labels other events than v1")
     # apply_completeness keeps rows in input order: the same mask selects the labels
     keep = df["magnitude"].to_numpy() >= v1.mc - 1e-6
     gen = df["generation"].to_numpy()[keep]
@@ -214,6 +225,7 @@ def featurize(df: pd.DataFrame, meta: dict[str, Any], workers: int = 1) -> Catal
     return CatalogData(
         X_v1=v1.X,
         X_aden2021=aden.X,
+        X_v2=X_v2,
         log10_eta=v1.features["log10_eta"].to_numpy(dtype=np.float64),
         aftershock=(gen > 0).astype(np.int8),
         meta=meta,
@@ -242,6 +254,7 @@ def save_catalog(path: Path, data: CatalogData) -> None:
         tmp,
         X_v1=data.X_v1,
         X_aden2021=data.X_aden2021,
+        X_v2=data.X_v2,
         log10_eta=data.log10_eta,
         aftershock=data.aftershock,
         meta=np.array(json.dumps(data.meta)),
@@ -254,6 +267,7 @@ def load_catalog(path: Path) -> CatalogData:
         return CatalogData(
             X_v1=z["X_v1"],
             X_aden2021=z["X_aden2021"],
+            X_v2=z["X_v2"],
             log10_eta=z["log10_eta"],
             aftershock=z["aftershock"],
             meta=json.loads(str(z["meta"])),
@@ -262,8 +276,35 @@ def load_catalog(path: Path) -> CatalogData:
 
 def _job(args: tuple) -> str:
     path, seed, config, factor = args
-    save_catalog(Path(path), make_catalog(seed, config, factor, workers=1))
+    if isinstance(seed, tuple):  # a diverse catalog: ("diverse", index)
+        save_catalog(Path(path), make_diverse(seed[1], config))
+    else:
+        save_catalog(Path(path), make_catalog(seed, config, factor, workers=1))
     return str(path)
+
+
+def make_diverse(index: int, config: dict[str, Any]) -> CatalogData:
+    """Diverse training catalog ``index`` (``export/diverse.py``), featurized as the others."""
+    from export.diverse import diverse_catalog
+
+    t0 = time.perf_counter()
+    df, gen, meta = diverse_catalog("train", index, config)
+    params = meta.pop("params_object", None)
+    if params is not None:
+        meta["params"] = params.to_dict()
+    meta = json.loads(json.dumps(meta, default=float))  # numpy scalars to JSON
+    meta["seconds_simulation"] = time.perf_counter() - t0
+    df = df.assign(generation=gen)
+    return featurize(df, meta, mc=meta["mc_cut"] if meta.get("mc_cut") else "auto")
+
+
+def _stale(path: Path) -> bool:
+    """A cached catalog written before the v2 features existed."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return "X_v2" not in z.files
+    except (OSError, ValueError):
+        return True
 
 
 def dataset_dir(work: Path, scale: str) -> Path:
@@ -294,8 +335,13 @@ def build_dataset(
         n = int(sc[f"n_{split}"])
         paths[split] = [catalog_path(out, split, i) for i in range(n)]
         for p, seed in zip(paths[split], catalog_seeds(config, split, n), strict=True):
-            if not p.exists():
+            if not p.exists() or _stale(p):
                 todo.append((str(p), seed, config, float(sc["events_factor"])))
+    n_div = int(sc.get("n_diverse", 0))
+    paths[DIVERSE] = [catalog_path(out, DIVERSE, i) for i in range(n_div)]
+    for i, p in enumerate(paths[DIVERSE]):
+        if not p.exists() or _stale(p):
+            todo.append((str(p), (DIVERSE, i), config, 1.0))
     if todo:
         log(f"dataset[{scale}]: {len(todo)} catalogs to simulate ({jobs} processes)")
         t0 = time.perf_counter()

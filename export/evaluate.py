@@ -84,15 +84,32 @@ def _score_output(out: Any, cat: EvalCatalog) -> tuple[dict[str, float], dict[st
     return catalog_metrics(truth, pred, prob), {"mc": run.get("mc"), "b": run.get("b")}
 
 
-def _done(path: Path) -> bool:
-    """A cached result, except an 'unavailable' one: that method is tried again (its model
-    or module may exist now)."""
+def _done(path: Path, sha256: str | None = None) -> bool:
+    """A cached result, except an 'unavailable' one (that method is tried again: its model
+    or module may exist now) and, for a shipped forest, one scored with another model file
+    (``sha256``: the manifest's hash of the model now)."""
     if not path.exists():
         return False
     try:
-        return json.loads(path.read_text()).get("status") != "unavailable"
+        record = json.loads(path.read_text())
     except (OSError, ValueError):
         return False  # a damaged cache file is computed again
+    if sha256 is not None and record.get("model_sha256") != sha256:
+        return False
+    return record.get("status") != "unavailable"
+
+
+def model_hashes() -> dict[str, str]:
+    """sha256 of every shipped forest in the manifest (empty when there is none)."""
+    from lite_decluster.model import ModelError, check_model
+
+    out = {}
+    for name in FORESTS:
+        try:
+            out[name] = check_model(name)["sha256"]
+        except (ModelError, OSError, ValueError):
+            pass
+    return out
 
 
 _REFERENCE: dict[str, Any] = {}
@@ -209,7 +226,9 @@ def evaluate_catalog(
     case: Case, index: int, scale: str, methods: Sequence[str], work: Path
 ) -> list[str]:
     """Run the missing methods of one catalog, caching each result; returns progress lines."""
-    todo = [m for m in methods if not _done(result_path(work, scale, case.name, index, m))]
+    shas = model_hashes()
+    todo = [m for m in methods
+            if not _done(result_path(work, scale, case.name, index, m), shas.get(m))]
     if not todo:
         return []
     t0 = time.perf_counter()
@@ -225,6 +244,8 @@ def evaluate_catalog(
             share = (time.perf_counter() - t1) / 2
         record: dict[str, Any] = {"case": case.name, "index": index, "method": method,
                                   "n_events": len(cat), "seed": cat.meta.get("seed")}  # fmt: skip
+        if method in shas:
+            record["model_sha256"] = shas[method]
         if method in DIAGNOSTICS:
             record.update(status="diagnostic", diagnostics=parent_shares(cat))
             record["seconds"], record["seconds_catalog"] = time.perf_counter() - t1, t_cat

@@ -79,6 +79,7 @@ from sklearn.ensemble import RandomForestClassifier
 
 from export.convert import count_nodes, forest_to_onnx, reference_proba
 from export.dataset import (
+    DIVERSE,
     SPLITS,
     WORK_DIR,
     CatalogData,
@@ -107,15 +108,22 @@ ACCURACY_TOLERANCE = 0.001
 # alike by two forests that differ only in random_state (FOREST_SEED and SEED_CHECK).
 SEED_AGREEMENT = 0.99
 SEED_CHECK = FOREST_SEED + 1
-CLASS_PRIOR = 0.5  # aftershock share of every training catalog's weight
-WEIGHTING = {"catalogs": "equal total weight", "class_prior_aftershock": CLASS_PRIOR}
+CLASS_PRIOR = 0.5  # aftershock share of every catalog's weight (training_weights, v1 forests)
+#: Feature specification of the shipped forests, and how their rows are weighted: every event
+#: alike, chosen by the transfer study on validation catalogs (docs/transfer-study.md: with
+#: the v2 features, unweighted 0.894 in-distribution validation accuracy against 0.894
+#: catalog-weighted; the class weights of v1 moved the in-distribution background share up).
+SPEC = "v2"
+WEIGHTING = {"rows": "unweighted", "features": SPEC}
 MAX_FILE_BYTES = 8_000_000
 MAX_TOTAL_BYTES = 30_000_000
 GRIDS = {
+    # One point: the transfer study's (docs/transfer-study.md, validation catalogs only);
+    # the grid still checks seed stability and size on the held-out training catalogs.
     "full": {
-        "min_weight_fraction_leaf": [0.00025, 0.0005, 0.001, 0.0025],
+        "min_weight_fraction_leaf": [0.0005],
         "max_leaf_nodes": [4096],
-        "n_estimators": [10, 25, 50],
+        "n_estimators": [50],
         "reference_trees": 100,
     },
     "small": {
@@ -246,8 +254,8 @@ def n_catalogs(fraction: int, n_train: int) -> int:
     return max(1, round(fraction * n_train / 100))
 
 
-def stack(cats: Sequence[CatalogData], spec: str = "v1") -> tuple[np.ndarray, np.ndarray]:
-    """Training rows of several catalogs: X float32 [n, 5], y int8 [n]; NaN rows dropped."""
+def stack(cats: Sequence[CatalogData], spec: str = SPEC) -> tuple[np.ndarray, np.ndarray]:
+    """Training rows of several catalogs: X float32 [n, k], y int8 [n]; NaN rows dropped."""
     xs, ys = [], []
     for c in cats:
         X = getattr(c, f"X_{spec}")
@@ -321,8 +329,8 @@ def _label_agreement(
     """Share of the events of ``cats`` to which forests ``a`` and ``b`` give the same label."""
     same = n = 0
     for c in cats:
-        la = forest_labels(lambda x: reference_proba(a, x), c.X_v1)
-        lb = forest_labels(lambda x: reference_proba(b, x), c.X_v1)
+        la = forest_labels(lambda x: reference_proba(a, x), getattr(c, f"X_{SPEC}"))
+        lb = forest_labels(lambda x: reference_proba(b, x), getattr(c, f"X_{SPEC}"))
         same += int(np.sum(la == lb))
         n += la.size
     return same / max(n, 1)
@@ -357,7 +365,7 @@ def nnd_labels(log10_eta: np.ndarray) -> tuple[np.ndarray, float | None]:
 
 
 def evaluate_forest(
-    forest: RandomForestClassifier, cats: Sequence[CatalogData], spec: str = "v1"
+    forest: RandomForestClassifier, cats: Sequence[CatalogData], spec: str = SPEC
 ) -> list[dict[str, float]]:
     """Per-catalog metrics; probabilities from ``reference_proba`` (reproducible order)."""
     out = []
@@ -395,7 +403,7 @@ def grid_search(
     n_val = max(1, round(VALIDATION_FRACTION * len(order)))
     fit_idx, val_idx = order[:-n_val], order[-n_val:]
     X, y = stack([cats[i] for i in fit_idx])
-    w = training_weights([cats[i] for i in fit_idx])
+    w = None  # unweighted rows (WEIGHTING)
     val = [cats[i] for i in val_idx]
     n_max = max(grid["n_estimators"])
     points = []
@@ -411,7 +419,8 @@ def grid_search(
             for k in grid["n_estimators"]:
                 sub = first_trees(forest, k)
                 seed_agree = _label_agreement(sub, first_trees(twin, k), val)
-                n_bytes = forest_to_onnx(sub, feature_names=[f"f{i}" for i in range(5)]).ByteSize()
+                n_bytes = forest_to_onnx(sub, feature_names=[f"f{i}" for i in range(X.shape[1])]
+                                         ).ByteSize()
                 nodes = count_nodes(sub)
                 worst_nodes = k * (2 * min(mln, int(1 / mwf)) - 1)
                 worst_bytes = int(np.ceil(worst_nodes * n_bytes / nodes))
@@ -465,15 +474,34 @@ def grid_search(
     return result
 
 
+def td_subsets(order: list[int], n_diverse: int) -> dict[int, list[int]]:
+    """Catalog indices of every TD fraction: the first f % of the ordered ``train`` catalogs
+    and the first f % of the diverse ones (indices ``len(order) + i``), nested."""
+    n = len(order)
+    return {f: order[: n_catalogs(f, n)]
+            + ([n + i for i in range(n_catalogs(f, n_diverse))] if n_diverse else [])
+            for f in TD_FRACTIONS}  # fmt: skip
+
+
+def combined_order(subsets: dict[int, list[int]]) -> list[int]:
+    """One order whose last 20 % are the catalogs the 100 % fraction adds last (grid
+    hold-out): each fraction's additions in turn."""
+    out: list[int] = []
+    for f in TD_FRACTIONS:
+        out.extend(i for i in subsets[f] if i not in set(out))
+    return out
+
+
 def train_fractions(
-    cats: Sequence[CatalogData], order: list[int], hp: dict[str, int], cache: Path, log=print
+    cats: Sequence[CatalogData], subsets: dict[int, list[int]], hp: dict[str, int], cache: Path,
+    log=print,
 ) -> dict[int, dict[str, Any]]:
     """Fit (or load) the forest of every TD fraction; returns {fraction: info with 'forest'}."""
     out = {}
     for frac in TD_FRACTIONS:
         name = f"rf_td{frac:03d}"
         pkl, meta_path = cache / "forests" / f"{name}.pkl", cache / "forests" / f"{name}.json"
-        idx = order[: n_catalogs(frac, len(order))]
+        idx = subsets[frac]
         cached = _read_json(meta_path) if meta_path.exists() else {}
         fresh = (
             cached.get("hyperparameters") == hp
@@ -484,7 +512,7 @@ def train_fractions(
             forest, info = _unpickle(pkl), cached
         else:
             X, y = stack([cats[i] for i in idx])
-            w = training_weights([cats[i] for i in idx])
+            w = None  # unweighted rows (WEIGHTING)
             t0 = time.perf_counter()
             forest = make_forest(hp).fit(X, y, sample_weight=w)
             info = {
@@ -604,16 +632,18 @@ def run(scale: str = "full", work: str | Path = WORK_DIR, log=print) -> dict[str
     timings: dict[str, float] = {}
     t0 = time.perf_counter()
     paths = build_dataset(scale, work, log=log)
-    data = {s: [load_catalog(p) for p in paths[s]] for s in SPLITS}
+    data = {s: [load_catalog(p) for p in paths[s]] for s in (*SPLITS, DIVERSE)}
     timings["dataset"] = time.perf_counter() - t0
     order = training_order(data["train"])
+    subsets = td_subsets(order, len(data[DIVERSE]))
+    pool = data["train"] + data[DIVERSE]  # index i >= len(train): diverse catalog i - len
     grid = GRIDS[scale]
 
     t0 = time.perf_counter()
-    g = grid_search(data["train"], order, grid, cache, log=log)
+    g = grid_search(pool, combined_order(subsets), grid, cache, log=log)
     timings["grid"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    fractions = train_fractions(data["train"], order, g["chosen"], cache, log=log)
+    fractions = train_fractions(pool, subsets, g["chosen"], cache, log=log)
     timings["fractions"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ref_forest, ref_info = train_reference(

@@ -209,6 +209,13 @@ def row_times(loaded: LoadedCatalog) -> np.ndarray | None:
 _LABEL_TEXT = np.array([None, BACKGROUND, AFTERSHOCK], dtype=object)
 
 
+def _parent_only(prep: Prepared) -> str:
+    """Reason of an event below Mc searched only as a candidate parent."""
+    where = f"below Mc {prep.mc:g}" if prep.mc_method != "periods" and \
+        not prep.mc_method.startswith("periods") and prep.mc is not None else "below Mc"
+    return f"{where}: candidate parent only"
+
+
 _ROLE_TEXT = np.array([None, *ROLES[1:]], dtype=object)
 
 
@@ -225,6 +232,7 @@ def build_labels(
     parent: np.ndarray | None = None,
     cluster: np.ndarray | None = None,
     unlabelled_reason: str = "",
+    parent_only: np.ndarray | None = None,
 ) -> Labels:
     """Labels of every input row; counts into ``info``.
 
@@ -233,12 +241,13 @@ def build_labels(
     ``prep.table`` rows. ``parent`` (default: the nearest neighbours of ``prep.features``) and
     ``cluster`` (event keying each cluster; default: built from parents and labels) for
     methods that give their own links; ``unlabelled_reason``: the reason of an event that has
-    a parent but no label (default 'features not finite').
+    a parent but no label (default 'features not finite'); ``parent_only``: events below Mc
+    searched only as candidate parents (not labelled, not cluster members).
     """
     n = loaded.report.n_rows
     drop = loaded.dropped
     # Reason codes: 0 '' (labelled), then the fixed texts, then each distinct dropped reason.
-    fixed = ["", FIRST_EVENT, unlabelled_reason or "features not finite"]
+    fixed = ["", FIRST_EVENT, unlabelled_reason or "features not finite", _parent_only(prep)]
     fixed.extend(dict.fromkeys(r for _, r in left_out if r not in fixed))
     codes, uniques = pd.factorize(drop["reason"].to_numpy(dtype=object))
     reasons = fixed + [str(u) for u in uniques]
@@ -254,6 +263,8 @@ def build_labels(
     ev_reason = np.zeros(rows.size, dtype=np.int32)
     ev_reason[~has_parent] = 1
     ev_reason[unscored] = 2
+    if parent_only is not None:
+        ev_reason[parent_only] = 3
     reason[rows] = ev_reason
     label = np.where(aftershock, 2, 1).astype(np.int8)
     label[unscored] = 0

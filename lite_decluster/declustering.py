@@ -263,7 +263,8 @@ def label_catalog(
     has_parent = out.has_parent if out.has_parent is not None else np.ones(len(out.parent), bool)
     labels = build_labels(loaded, left_out, prep, out.p_aftershock, out.aftershock,
                           out.labelled, has_parent, info, parent=out.parent,
-                          cluster=out.cluster, unlabelled_reason=out.reason)
+                          cluster=out.cluster, unlabelled_reason=out.reason,
+                          parent_only=out.parent_only)
     labels.row_time = row_time
     info.timings = timings
     release_free_memory()  # the search's and the model's scratch memory, before the output

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from lite_decluster.catalog.errors import CatalogError, named
-from lite_decluster.completeness import McPeriods, apply_completeness
+from lite_decluster.completeness import _MC_TOLERANCE, McPeriods, apply_completeness
 from lite_decluster.features import FeatureSpec, compute_features, feature_matrix, get_spec
 from lite_decluster.magnitudes import BValue, estimate_b
 
@@ -29,7 +29,9 @@ class Selected:
     Attributes
     ----------
     table : DataFrame
-        The events above Mc (time-sorted, index 0..n-1, ``row`` links to the input).
+        The events searched (time-sorted, index 0..n-1, ``row`` links to the input): those
+        above Mc and, when the specification has a ``parent_floor``, the candidate parents
+        down to Mc - parent_floor.
     spec : FeatureSpec
         The specification with the b-value actually used.
     mc, mc_method : float or None, str
@@ -48,6 +50,14 @@ class Selected:
     b_estimate: BValue | None
     #: (input rows, reason) of the events the Mc cut left out (periods: one entry per period).
     below_mc: list[tuple[np.ndarray, str]] | None
+    #: (n,) bool over ``table``: the events above Mc, those a method labels; None: all of them
+    #: (no candidate parents below Mc).
+    target: np.ndarray | None
+
+    @property
+    def n_target(self) -> int:
+        """Number of events above Mc (those a method labels)."""
+        return len(self.table) if self.target is None else int(self.target.sum())
 
 
 @dataclass
@@ -119,8 +129,27 @@ def select_events(
         if not b_val > 0:
             raise CatalogError(f"b must be positive, not {b!r}")
         b_method = "given"
+    target = None
+    if sp.parent_floor > 0 and mc is not None:
+        cut, target = _parent_pool(table, mc, mc_used, sp.parent_floor)
     return Selected(table=cut, spec=replace(sp, b=b_val), mc=mc_used, mc_method=mc_method,
-                    b=b_val, b_method=b_method, b_estimate=b_est, below_mc=below_mc)
+                    b=b_val, b_method=b_method, b_estimate=b_est, below_mc=below_mc,
+                    target=target)
+
+
+def _parent_pool(table: pd.DataFrame, mc: float | McPeriods, mc_used: float | None,
+                 floor: float) -> tuple[pd.DataFrame, np.ndarray]:
+    """The events down to Mc - ``floor`` (index reset) and which of them are above Mc."""
+    if isinstance(mc, McPeriods):
+        pool, _ = McPeriods(mc.starts, tuple(v - floor for v in mc.values)).cut(table)
+        k = np.maximum(mc.period_of(pool["time"]), 0)
+        mc_each = np.asarray(mc.values, dtype=float)[k]
+    else:
+        assert mc_used is not None
+        pool, _ = apply_completeness(table, mc_used - floor)
+        mc_each = np.full(len(pool), mc_used)
+    target = pool["magnitude"].to_numpy(dtype=float) >= mc_each - _MC_TOLERANCE
+    return pool, target
 
 
 def add_features(

@@ -30,6 +30,8 @@ class RunInfo:
     type_counts: dict[str, int] = field(default_factory=dict)
     n_invalid_dropped: int = 0
     n_below_mc: int = 0
+    #: of those below Mc, the events searched as candidate parents (spec ``parent_floor``)
+    n_parent_only: int = 0
     n_classified: int = 0
     n_first: int = 0
     n_background: int = 0
@@ -88,7 +90,9 @@ class RunInfo:
         if self.mc is not None:
             below = "below Mc " + (f"{self.mc:g}" if not self.mc_method.startswith("periods")
                                    else "(periods)")
-            filtered.append(f"{self.n_below_mc:,} {below}")
+            filtered.append(f"{self.n_below_mc:,} {below}" + (
+                f" ({self.n_parent_only:,} of them candidate parents only)"
+                if self.n_parent_only else ""))
         out.append("filtered    " + (", ".join(filtered) if filtered else "none"))
         out.extend(f"            {note}" for note in self.catalog_notes)
         bg = self.background_fraction
@@ -166,7 +170,8 @@ def start_info(
         n_type_dropped=rep.n_type_dropped,
         type_counts=dict(rep.type_counts),
         n_invalid_dropped=rep.n_invalid_dropped,
-        n_below_mc=n_events - len(prep.table),
+        n_below_mc=n_events - prep.n_target,
+        n_parent_only=len(prep.table) - prep.n_target,
         mc=prep.mc,
         mc_method=prep.mc_method,
         b=prep.b,

@@ -46,6 +46,8 @@ class MethodOutput:
     cluster : index of the event that keys its cluster (window methods: the mainshock), or
         None to build clusters from ``parent`` and the labels
     reason : text for events not labelled (e.g. the auxiliary window of an ETAS fit)
+    parent_only : events below Mc searched only as candidate parents (None: none); not
+        labelled, with the reason 'below Mc ...: candidate parent only'
     summary : what the method found, for ``RunInfo.method_summary`` (JSON-able)
     lines : lines for the run summary
     info : RunInfo fields to set (e.g. ``nnd_threshold``, ``threshold``)
@@ -58,6 +60,7 @@ class MethodOutput:
     has_parent: np.ndarray | None = None
     cluster: np.ndarray | None = None
     reason: str = ""
+    parent_only: np.ndarray | None = None
     summary: dict[str, Any] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)

@@ -25,6 +25,11 @@ def forest(prep, model: Model, *, threshold: float = 0.5,
     p = np.full(len(has_parent), np.nan)
     # Only rows with finite features are scored: the forest would route NaN silently.
     ok = has_parent & np.isfinite(prep.X).all(axis=1)
+    parent_only = None
+    if prep.target is not None:  # events below Mc: candidate parents, never labelled
+        parent_only = ~prep.target
+        ok &= prep.target
+        has_parent = has_parent | parent_only
     if ok.any():
         p[ok] = model.predict_proba(
             prep.X if ok.all() else prep.X[ok],
@@ -36,5 +41,5 @@ def forest(prep, model: Model, *, threshold: float = 0.5,
     return MethodOutput(
         p_aftershock=p, aftershock=p > threshold, labelled=ok,
         parent=prep.features["parent"].to_numpy(), has_parent=has_parent,
-        info={"threshold": float(threshold)},
+        parent_only=parent_only, info={"threshold": float(threshold)},
     )
