@@ -68,6 +68,7 @@ import numpy as np
 import pandas as pd
 
 from export.etas import ETASParams, branching_ratio, simulate
+from lite_decluster.feature_spec import get_spec
 from lite_decluster.pipeline import prepare_features
 
 PARAMS_FILE = Path(__file__).resolve().parent / "params.json"
@@ -220,6 +221,7 @@ def featurize(df: pd.DataFrame, meta: dict[str, Any], workers: int = 1,
         b_sigma=float(v1.b_estimate.sigma) if v1.b_estimate is not None else None,
         n=int(keep.sum()),
         background_fraction=float(np.mean(gen == 0)),
+        spec_v2=get_spec("v2").to_dict(),
         seconds_features=time.perf_counter() - t0,
     )
     return CatalogData(
@@ -299,10 +301,12 @@ def make_diverse(index: int, config: dict[str, Any]) -> CatalogData:
 
 
 def _stale(path: Path) -> bool:
-    """A cached catalog written before the v2 features existed."""
+    """A cached catalog without the features of today's v2 specification."""
     try:
         with np.load(path, allow_pickle=False) as z:
-            return "X_v2" not in z.files
+            if "X_v2" not in z.files:
+                return True
+            return json.loads(str(z["meta"])).get("spec_v2") != get_spec("v2").to_dict()
     except (OSError, ValueError):
         return True
 

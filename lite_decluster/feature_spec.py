@@ -64,6 +64,10 @@ class FeatureSpec:
         relative and context features are measured against it.
     null_seed : int
         Seed of the permutation (``numpy.random.default_rng``), so features are reproducible.
+    null_sample : int
+        With a null: how many of its events get their nearest parent searched (drawn at
+        random, seeded by ``null_seed``); 0 searches all of them. Every event stays a
+        candidate parent, so the sampled events' parents are exact.
     parent_floor : float
         Magnitude units below Mc down to which events are candidate parents (0: only events
         above Mc). Events between Mc - parent_floor and Mc are searched and can be a parent
@@ -85,6 +89,7 @@ class FeatureSpec:
     earth_radius_km: float = EARTH_RADIUS_KM
     null: str = "none"
     null_seed: int = 0
+    null_sample: int = 0
     parent_floor: float = 0.0
 
     def __post_init__(self) -> None:
@@ -107,6 +112,8 @@ class FeatureSpec:
             raise ValueError("time_unit must be 'days'")
         if self.null not in ("none", "time_permutation"):
             raise ValueError(f"unknown null {self.null!r}")
+        if int(self.null_sample) != self.null_sample or self.null_sample < 0:
+            raise ValueError(f"null_sample must be an integer >= 0, got {self.null_sample}")
         if not (self.parent_floor >= 0 and self.parent_floor < 10):
             raise ValueError(f"parent_floor must be in [0, 10), got {self.parent_floor}")
         needs_null = set(self.features) & set(NULL_FEATURES)
@@ -186,6 +193,7 @@ SPECS: dict[str, FeatureSpec] = {
         features=("rel_log10_T", "rel_log10_R", "dm", "n_siblings", "n_offspring",
                   "ctx_clustered", "ctx_sparse"),
         null="time_permutation",
+        null_sample=25_000,
         parent_floor=0.5,
     ),
 }

@@ -187,9 +187,10 @@ def _null(
 
         return _geometry(sp, depth=pick(depth), **{k: pick(v) for k, v in coords.items()})
 
-    def search(tt: np.ndarray, mm: np.ndarray, geom: _Geometry) -> tuple[np.ndarray, np.ndarray]:
+    def search(tt: np.ndarray, mm: np.ndarray, geom: _Geometry,
+               queries: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         return nearest_parents(tt, mm, geom, b=sp.b, df=sp.df, min_distance=sp.min_distance,
-                               workers=workers)  # fmt: skip
+                               workers=workers, queries=queries)  # fmt: skip
 
     return null_summary(t, m, geometry, sp, search, _assemble)
 

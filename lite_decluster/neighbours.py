@@ -67,6 +67,33 @@ def _window(
         best.parent[idx + lag] = idx
 
 
+def _window_at(
+    j: np.ndarray,
+    t: np.ndarray,
+    logw: np.ndarray,
+    geom: _Geometry,
+    best: _Best,
+    width: int,
+    *,
+    df: float,
+    min_distance: float,
+) -> None:
+    """:func:`_window` for the children ``j`` only (sorted positions, ascending)."""
+    for lag in range(min(width, t.size - 1), 0, -1):  # oldest first, as _window
+        jj = j[j >= lag]
+        i = jj - lag
+        r = geom.arc(_norm([geom.points[jj, c] - geom.points[i, c]
+                            for c in range(geom.points.shape[1])]))  # fmt: skip
+        dt = t[jj] - t[i]
+        eta = np.power(np.maximum(r, min_distance, out=r), df, out=r)
+        eta *= dt
+        eta *= np.exp(logw[i])
+        eta[dt <= 0] = np.inf
+        better = eta < best.eta[jj]
+        best.eta[jj[better]] = eta[better]
+        best.parent[jj[better]] = i[better]
+
+
 def nearest_parents(
     t: np.ndarray,
     m: np.ndarray,
@@ -77,6 +104,7 @@ def nearest_parents(
     min_distance: float,
     workers: int = -1,
     progress: Callable[[int, int], object] | None = None,
+    queries: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact nearest parent of every event of a time-sorted catalog.
 
@@ -95,6 +123,9 @@ def nearest_parents(
         gain from threads run on one.
     progress : callable(done, total), optional
         Called after the window and after each level of the search (steps done, total).
+    queries : bool array of shape (n,), optional
+        Only these events need their parent (every event stays a candidate parent); the
+        others may come back with a parent that is not their nearest. None: every event.
 
     Returns
     -------
@@ -127,7 +158,10 @@ def nearest_parents(
     kw = {"df": df, "min_distance": min_distance}
     # Brute force over the last _WINDOW events covers every pair closer than that in sorted
     # position, hence every level with blocks of s < _WINDOW, and gives a tight first bound.
-    _window(t, logw, geom, best, _WINDOW, **kw)
+    if queries is None:
+        _window(t, logw, geom, best, _WINDOW, **kw)
+    else:
+        _window_at(np.flatnonzero(queries), t, logw, geom, best, _WINDOW, **kw)
     levels = 0
     while _WINDOW * _BRANCH**levels < n:
         levels += 1
@@ -152,7 +186,7 @@ def nearest_parents(
         c = (pos // s) % k  # block within its group
         key = pos // (s * k) * k  # first block of its group
         last_blk = (n - 1) // s
-        children = pos[c > 0]
+        children = pos[(c > 0) & queries] if queries is not None else pos[c > 0]
         ckey = key[children] + c[children]
         climit = limit[children]
         for bb in bins:

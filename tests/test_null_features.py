@@ -83,3 +83,32 @@ def test_null_features_need_a_null():
     with pytest.raises(ValueError, match="unknown null"):
         FeatureSpec(null="shuffle")
     assert get_spec(get_spec("v2").to_dict()) == get_spec("v2")
+
+
+def test_search_of_some_children_equals_brute_force_for_them():
+    from lite_decluster.geometry import _geometry
+    from lite_decluster.neighbours import nearest_parents
+
+    cat = _catalog(n=3000, seed=8)
+    t, m = cat["time"].to_numpy(), cat["magnitude"].to_numpy()
+    x, y = cat["x"].to_numpy(), cat["y"].to_numpy()
+    geom = _geometry(get_spec("v1"), x=x, y=y, lat=None, lon=None, depth=None)
+    queries = np.random.default_rng(2).random(t.size) < 0.1
+    par, eta = nearest_parents(t, m, geom, b=1.0, df=1.6, min_distance=0.1, workers=1,
+                               queries=queries)  # fmt: skip
+    bpar, beta = brute_force(t, m, lambda i, j: np.hypot(x[i] - x[j], y[i] - y[j]), b=1.0,
+                             df=1.6, rmin=0.1)  # fmt: skip
+    np.testing.assert_array_equal(par[queries], bpar[queries])
+    np.testing.assert_allclose(eta[queries], beta[queries], rtol=1e-12)
+
+
+def test_null_sample_summarises_a_seeded_subset():
+    from dataclasses import replace
+
+    cat = _catalog(n=3000, seed=9)
+    spec = replace(get_spec("v2"), null_sample=500)
+    a = compute_features(cat, spec=spec, b=1.0, workers=1).attrs["null"]
+    assert a == compute_features(cat, spec=spec, b=1.0, workers=1).attrs["null"]  # seeded
+    full = compute_features(cat, spec=replace(spec, null_sample=0), b=1.0, workers=1)
+    assert a != full.attrs["null"]  # a subset, not every event
+    assert a["log10_T_median"] == pytest.approx(full.attrs["null"]["log10_T_median"], abs=0.15)
