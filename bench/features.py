@@ -15,7 +15,9 @@ and the ratios, measured in the same run:
       fit cost(n) = a n + c n (n - 1) / 2 + d n (a per-event overhead, a scan of the earlier
       events, the counts pass) extrapolates it to 10k, against our features at 10k;
   (c) our scaling at 10k, 100k and 1M events: ETAS-like synthetic catalogs (the project's own
-      simulator) and the 905k-event SCSN file from ../shared/data when present.
+      simulator) and the 905k-event SCSN file from ../shared/data when present;
+  (d) the shipped models' ``v2`` specification (with its time-permuted null) against ``v1`` on
+      the same catalogs in the same run (``python bench/features.py --v2`` runs only this).
 Our time up to 100k events is the median of 5 calls in the same process (the first call is
 printed too: it is not slower, there is no warm-up to hide); above, one call.
 """
@@ -236,8 +238,9 @@ def run_case(case: str, n: int | None) -> dict:
     rss0 = _peak_rss_mb()
     t0 = time.perf_counter()
     extra: dict = {}
-    if method == "ours":
-        res = compute_features(cat, b=B)
+    if method in ("ours", "v2"):
+        spec = "v2" if method == "v2" else None
+        res = compute_features(cat, b=B, spec=spec)
         parents = res["parent"].to_numpy()
         if len(cat) <= _REPEAT_MAX:
             # A call of well under a second varies by 20-30 % on this shared machine: the
@@ -246,7 +249,7 @@ def run_case(case: str, n: int | None) -> dict:
             walls = [first]
             for _ in range(_REPEATS - 1):
                 t1 = time.perf_counter()
-                compute_features(cat, b=B)
+                compute_features(cat, b=B, spec=spec)
                 walls.append(time.perf_counter() - t1)
             extra = {"first_s": first, "repeats": _REPEATS, "median_s": float(np.median(walls))}
     elif method == "brute":
@@ -294,6 +297,7 @@ def report(r: dict) -> None:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small sizes (smoke test)")
+    ap.add_argument("--v2", action="store_true", help="only (d): v2 against v1")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     ap.add_argument("--n", type=int, default=-1, help=argparse.SUPPRESS)
     ap.add_argument("--make-synthetic", type=int, help=argparse.SUPPRESS)
@@ -309,6 +313,8 @@ def main() -> int:
         return 0
 
     have_shared = SHARED.is_dir()
+    if args.v2:
+        return v2_against_v1(have_shared, args.quick)
     src = "scsn" if have_shared else "synthetic"
     print(
         f"catalog for (a) and (b): {src}; machine: {resource.getpagesize()} B pages, "
@@ -354,6 +360,20 @@ def main() -> int:
     if have_shared and not args.quick:
         report(spawn("scsn:ours", None))
         report(spawn("scsnall:ours", None))
+    return v2_against_v1(have_shared, args.quick)
+
+
+def v2_against_v1(have_shared: bool, quick: bool) -> int:
+    """(d): v1 and v2 features of the same catalogs, alternately, ratio per catalog."""
+    print("\n(d) v2 features (time-permuted null) against v1, same catalogs, same run")
+    cases = [("synthetic", 100_000)]
+    if have_shared and not quick:
+        cases += [("scsn", None), ("scsnall", None)]
+    for src, n in cases:
+        v1, v2 = spawn(f"{src}:ours", n), spawn(f"{src}:v2", n)
+        report(v1)
+        report(v2)
+        print(f"   v2 / v1: {v2['wall_s'] / v1['wall_s']:.2f}x")
     return 0
 
 

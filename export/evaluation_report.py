@@ -19,9 +19,24 @@ from typing import Any
 
 from export.cases import Case, cases
 from export.metrics import summarise, summarise_all
+from export.transfer_acceptance import transfer_lines
 
-# Documented figures the in-distribution case must reproduce (docs/models.md, notes).
+# Documented figures the in-distribution case must reproduce (docs/models.md, notes); the
+# default forest's is its test accuracy in the shipped manifest (the build's own evaluation).
 DOCUMENTED = {"rf_td100": 0.870, "nnd": 0.834, "ceiling-mc": 0.903, "ceiling-all": 0.946}
+
+
+def _documented() -> dict[str, float]:
+    out = dict(DOCUMENTED)
+    try:
+        from lite_decluster.model import load_manifest
+
+        for e in load_manifest()["models"]:
+            if e["name"] == "rf_td100":
+                out["rf_td100"] = float(e["metrics"]["accuracy"]["median"])
+    except Exception:  # no shipped manifest (e.g. a CI-scale run): the figure above
+        pass
+    return out
 TOLERANCE = 0.002
 LABELS = {
     "nnd": "NND threshold",
@@ -283,7 +298,7 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
             "| method | documented median | measured median | difference | within 0.002 |",
             "|---|---|---|---|---|",
         ]
-        for m, ref in DOCUMENTED.items():
+        for m, ref in _documented().items():
             s = _summary(ind.get(m, []))
             if s is None:
                 lines.append(f"| {LABELS.get(m, m)} | {ref:.3f} | not run | - | - |")
@@ -296,6 +311,7 @@ def write_report(scale: str, work: Path, docs: Path, methods: Sequence[str] | No
             )
         lines.append("")
 
+    lines += transfer_lines(all_cases, results)
     lines += _overview(all_cases, results)
     lines += _parents_table(all_cases, results)
     poisson = [c for c in all_cases if c.group == "poisson"]
