@@ -8,7 +8,9 @@ realisations sampled from the probabilities.
 - ``keep='background'``: the events labelled background (each roots one cluster), the
   independent events of the ETAS sense.
 
-Both keep one event per cluster, so they hold the same number of events. Rows are copied
+Both keep at most one event per cluster. A cluster rooted by an aftershock whose parent has
+no label (a candidate parent below Mc, or an ETAS auxiliary-window event) has no background
+event, so ``background`` can hold fewer events than ``mainshocks``. Rows are copied
 byte for byte from the input file (header included), in input order; events that were not
 declustered (below Mc, outside the selection, not earthquakes, invalid) are not in it.
 """

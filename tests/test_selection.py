@@ -86,7 +86,13 @@ def test_time_varying_mc_in_a_run():
     mc = np.where(t < pd.Timestamp("2005-01-01", tz="UTC"), 3.0, 2.7)
     assert (out["label"].notna() == (quake & (m >= mc - 1e-9))).all()
     r = out.loc[quake & (m < mc - 1e-9), "reason"]
-    assert set(r) <= {"below Mc 3 (period from 2000)", "below Mc 2.7 (period from 2005)"}
+    assert set(r) <= {"below Mc 3 (period from 2000)", "below Mc 2.7 (period from 2005)",
+                      "below Mc: candidate parent only"}
+    # the candidate parents are the events within 0.5 below their period's Mc
+    pool = quake & (m < mc - 1e-9) & (m >= mc - 0.5 - 1e-9)
+    assert (out.loc[pool, "reason"] == "below Mc: candidate parent only").all()
+    far = quake & (m < mc - 0.5 - 1e-9)
+    assert (out.loc[far, "reason"] != "below Mc: candidate parent only").all()
     assert out.attrs["run"]["mc_method"].startswith("periods")
 
 
