@@ -19,6 +19,10 @@ stdout). Maps:
 * ``platt``: logistic regression on logit(p); ``beta``: on (log p, -log(1 - p)) (Kull et al.);
 * ``iso+em``: ``iso`` then the EM prior re-estimate (:func:`export.transfer_study.em_prior`)
   two-sided, from the calibration set's prior;
+* ``iso+catlin`` / ``iso+cathist`` (``-base``: fitted on the base training catalogs only):
+  ``iso``, then a per-catalog logit shift to the background share predicted by a catalog-level
+  regression fitted on the calibration-set catalogs (least squares on the expected and labelled
+  shares / ridge on the 10-bin histogram of the calibrated probabilities);
 * ``oracle-prior`` / ``iso+oracle-prior``: Bayes prior shift to each catalog's true aftershock
   share (not deployable; diagnoses how much of the share error is a per-catalog prior shift);
 * ``iso+oracle-shift``: a per-catalog logit shift that makes the expected share exact (not
@@ -254,6 +258,22 @@ def cat_linear(q: np.ndarray, y: np.ndarray, cc: np.ndarray, sel: np.ndarray) ->
     return np.linalg.lstsq(A, t, rcond=None)[0]
 
 
+def _hist_stats(q: np.ndarray) -> np.ndarray:
+    return np.concatenate([[1.0], np.histogram(q, bins=10, range=(0, 1))[0] / max(q.size, 1)])
+
+
+def cat_ridge(q: np.ndarray, y: np.ndarray, cc: np.ndarray, sel: np.ndarray,
+              lam: float = 1e-3) -> np.ndarray:
+    """Ridge regression of each catalog's true background share on the 10-bin histogram of its
+    calibrated probabilities (plus an unpenalised intercept); catalogs where ``sel``."""
+    ids = np.unique(cc[sel])
+    A = np.array([_hist_stats(q[cc == i]) for i in ids])
+    t = np.array([1 - np.mean(y[cc == i]) for i in ids])
+    pen = lam * np.eye(A.shape[1])
+    pen[0, 0] = 0.0
+    return np.linalg.solve(A.T @ A + pen, A.T @ t)
+
+
 def _maps(pc: np.ndarray, yc: np.ndarray, cc: np.ndarray, prior: float, n_base: int):
     """Every map as name -> (function of (p, true aftershock share), description)."""
     wcat = 1.0 / np.bincount(cc)[cc]
@@ -273,6 +293,14 @@ def _maps(pc: np.ndarray, yc: np.ndarray, cc: np.ndarray, prior: float, n_base: 
     qc, cco = iso(pc), cc[ok]
     beta_all = cat_linear(qc, yc, cco, np.ones(qc.size, bool))
     beta_base = cat_linear(qc, yc, cco, isb)
+
+    hist_all = cat_ridge(qc, yc, cco, np.ones(qc.size, bool))
+    hist_base = cat_ridge(qc, yc, cco, isb)
+
+    def cathist(p, beta):
+        q = iso(p)
+        share = float(np.clip(_hist_stats(q) @ beta, 0.001, 0.999))
+        return exact_shift(q, 1 - share)
 
     def catlin(p, beta):
         q = iso(p)
@@ -296,6 +324,8 @@ def _maps(pc: np.ndarray, yc: np.ndarray, cc: np.ndarray, prior: float, n_base: 
                        {"coef_1_expected_labelled": beta_all.tolist()}),
         "iso+catlin-base": (lambda p, t: catlin(p, beta_base),
                             {"coef_1_expected_labelled": beta_base.tolist()}),
+        "iso+cathist": (lambda p, t: cathist(p, hist_all), {"coef": hist_all.tolist()}),
+        "iso+cathist-base": (lambda p, t: cathist(p, hist_base), {"coef": hist_base.tolist()}),
         "oracle-prior": (lambda p, t: prior_shift(p, prior, t), {"prior": prior}),
         "iso+oracle-prior": (lambda p, t: prior_shift(iso(p), prior_c, t), {"prior": prior_c}),
         "iso+oracle-shift": (lambda p, t: exact_shift(iso(p), t), {}),
