@@ -22,20 +22,25 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from export.cache_files import read_json as _read_json
 from export.dataset import WORK_DIR, load_config
+from export.report_figures import figures
+from export.report_inputs import (
+    SCSN,
+    SCSN_MC,
+    SCSN_START,
+    _catalog_stats,
+    nnd_detail,
+    scsn_results,
+    synthetic_agreement,
+)
 from export.train import (
     GRIDS,
-    NND_METHOD,
     SPEC,
     TD_FRACTIONS,
-    _read_json,
-    _write_json,
-    forest_labels,
-    nnd_labels,
     scale_dir,
 )
 from lite_decluster.feature_spec import get_spec
@@ -43,9 +48,6 @@ from lite_decluster.feature_spec import get_spec
 REPO = Path(__file__).resolve().parent.parent
 DOC = REPO / "docs" / "models.md"
 FIG_DIR = REPO / "docs" / "figures"
-SCSN = Path("/work/shared/data/scsn_socal_1932_2026_M2.5.csv")
-SCSN_START = "1981-01-01"
-SCSN_MC = 2.5
 # The NND rule before the mixture fit (two highest smoothed-histogram peaks >= 1 log unit
 # apart, minimum between them), as measured by the build of commit 5031257 on the same 100
 # test catalogs; that code is gone, so these numbers are quoted, not recomputed.
@@ -62,257 +64,8 @@ EVALUATION_NOTE = (
     ' scores 0.902. Results: [evaluation.md](evaluation.md).'
 )
 
-def _scsn_prepared(scsn_path: Path, spec: Any = "v1"):
-    """SCSN above M 2.5 since 1981 through ``prepare_features`` (as a user's run), and the
-    model inputs of the labelled events (those above Mc)."""
-    import pandas as pd
-
-    from lite_decluster.catalog import read_catalog
-    from lite_decluster.pipeline import prepare_features
-
-    table = read_catalog(scsn_path)
-    table = table[table["time"] >= pd.Timestamp(SCSN_START, tz="UTC")].reset_index(drop=True)
-    prep = prepare_features(table, mc=SCSN_MC, b="auto", spec=spec)
-    return prep, (prep.X if prep.target is None else prep.X[prep.target])
-
-
-def nnd_detail(work: Path, scale: str) -> dict:
-    """Which rule set the NND threshold of each test catalog (cached per ``NND_METHOD``)."""
-    from export.dataset import dataset_dir, load_catalog
-    from lite_decluster.nnd import _equal_density_point, fit_two_gaussians, nnd_threshold
-
-    path = scale_dir(work, scale) / "nnd_detail.json"
-    if path.exists():
-        old = _read_json(path)
-        if old.get("method") == NND_METHOD:
-            return old
-    rows = []
-    for p in sorted(dataset_dir(work, scale).glob("test_*.npz")):
-        x = load_catalog(p).log10_eta
-        x = x[np.isfinite(x)]
-        try:
-            thr = nnd_threshold(x)
-        except ValueError as exc:
-            rows.append({"threshold": None, "rule": f"error: {exc}"})
-            continue
-        w, m, sd = fit_two_gaussians(x)
-        rule = "equal density" if thr == _equal_density_point(w, m, sd) else "density minimum"
-        rows.append({"threshold": thr, "rule": rule, "means": m.tolist(), "weights": w.tolist()})
-    res = {"method": NND_METHOD, "rows": rows}
-    _write_json(path, res)
-    return res
-
-
-def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, Any]:
-    """Labels of every manifest model on SCSN: agreement with rf_td100, background share.
-
-    Rows without a parent (the first event) count as background, as in the evaluation.
-    """
-    from lite_decluster.model import load_manifest, load_model
-
-    manifest = load_manifest(models_dir)
-    shas = {e["name"]: e["sha256"] for e in manifest["models"]}
-    path = cache / "scsn.json"
-    if path.exists():
-        old = _read_json(path)
-        if old.get("shas") == shas and old.get("source") == str(scsn_path):
-            return old
-    spec = manifest["models"][0]["feature_spec"]
-    prep, X = _scsn_prepared(scsn_path, spec)
-    ok = ~np.isnan(X).any(axis=1)
-    labels = {}
-    for name in shas:
-        p = load_model(name, directory=models_dir).predict_proba(X[ok])
-        lab = np.zeros(X.shape[0], dtype=bool)
-        lab[ok] = p > 0.5
-        labels[name] = lab
-    ref = labels["rf_td100"]
-    # The NND threshold on v1 features, as the runtime's nnd-threshold method.
-    nnd_prep, _ = _scsn_prepared(scsn_path, "v1")
-    nnd, thr = nnd_labels(nnd_prep.features["log10_eta"].to_numpy(dtype=float))
-    res = {
-        "source": str(scsn_path),
-        "shas": shas,
-        "events": int(X.shape[0]),
-        "start": SCSN_START,
-        "mc": SCSN_MC,
-        "b": float(prep.b),
-        "models": {
-            name: {
-                "agreement_with_rf_td100": float(np.mean(lab == ref)),
-                "background_fraction": float(np.mean(~lab)),
-            }
-            for name, lab in labels.items()
-        },
-        "nnd": {
-            "threshold": thr,
-            "agreement_with_rf_td100": float(np.mean(nnd == ref)),
-            "background_fraction": float(np.mean(~nnd)),
-        },
-    }
-    _write_json(path, res)
-    return res
-
-
-def synthetic_agreement(models_dir: Path, work: Path, scale: str) -> dict[str, float]:
-    """Share of all test-catalog events on which each model's label equals rf_td100's."""
-    from export.dataset import dataset_dir, load_catalog
-    from lite_decluster.model import load_manifest, load_model
-
-    paths = sorted(dataset_dir(work, scale).glob("test_*.npz"))
-    X = np.concatenate([getattr(load_catalog(p), f"X_{SPEC}") for p in paths])
-    names = [e["name"] for e in load_manifest(models_dir)["models"]]
-    labels = {n: forest_labels(load_model(n, directory=models_dir).predict_proba, X) for n in names}
-    return {n: float(np.mean(lab == labels["rf_td100"])) for n, lab in labels.items()}
-
-
 def _band(s: dict[str, float], digits: int = 3) -> str:
     return f"{s['median']:.{digits}f} [{s['p32']:.{digits}f}, {s['p68']:.{digits}f}]"
-
-
-def figures(
-    ev: dict, forests: dict, ref: dict, manifest: dict, scsn: dict, grid: dict, fig_dir: Path
-) -> list[str]:
-    """Write the PNG figures; returns their file names."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig_dir.mkdir(parents=True, exist_ok=True)
-    s = ev["summary"]
-    fr = np.array(TD_FRACTIONS)
-    names = [f"rf_td{f:03d}" for f in TD_FRACTIONS]
-    files = []
-
-    def band(ax, key, label, color):
-        med = [s[n][key]["median"] for n in names]
-        lo = [s[n][key]["p32"] for n in names]
-        hi = [s[n][key]["p68"] for n in names]
-        ax.plot(fr, med, "o-", color=color, label=f"{label} (median)")
-        ax.fill_between(fr, lo, hi, color=color, alpha=0.2, label=f"{label} 32-68 %")
-        for base, col, ls in (("reference", "C3", "--"), ("nnd", "C2", ":")):
-            b = s[base][key]
-            ax.axhline(b["median"], color=col, ls=ls, label=_BASE_LABEL[base])
-            ax.axhspan(b["p32"], b["p68"], color=col, alpha=0.08)
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    band(ax, "accuracy", f"RF ({SPEC})", "C0")
-    ax.set_xlabel("training data (TD fraction, % of 100 catalogs)")
-    ax.set_ylabel("accuracy per test catalog")
-    ax.set_title("Test accuracy over 100 synthetic catalogs")
-    ax.legend(fontsize=8, loc="lower right")
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(fig_dir / "models_accuracy.png", dpi=120)
-    plt.close(fig)
-    files.append("models_accuracy.png")
-
-    fig, ax1 = plt.subplots(figsize=(6.4, 4.2))
-    entries = {e["name"]: e for e in manifest["models"]}
-    nodes = [entries[n]["n_nodes"] for n in names]
-    mb = [entries[n]["bytes"] / 1e6 for n in names]
-    ax1.semilogy(fr, nodes, "o-", color="C0", label=f"RF ({SPEC}): nodes")
-    ax1.axhline(ref["n_nodes"], color="C3", ls="--", label="reference forest: nodes")
-    ax1.set_xlabel("training data (TD fraction, %)")
-    ax1.set_ylabel("nodes")
-    ax2 = ax1.twinx()
-    ax2.semilogy(fr, mb, "s:", color="C1", label=f"RF ({SPEC}): ONNX MB")
-    ax2.axhline(ref["pickle_bytes"] / 1e6, color="C3", ls=":", label="reference: pickle MB")
-    ax2.set_ylabel("MB")
-    lo = min(min(nodes), min(mb)) / 3
-    hi = max(ref["n_nodes"], ref["pickle_bytes"] / 1e6) * 3
-    ax1.set_ylim(lo, hi)
-    ax2.set_ylim(lo, hi)
-    h1, l1 = ax1.get_legend_handles_labels()
-    h2, l2 = ax2.get_legend_handles_labels()
-    ax1.legend(h1 + h2, l1 + l2, fontsize=8, loc="center right")
-    ax1.set_title("Model size")
-    fig.tight_layout()
-    fig.savefig(fig_dir / "models_size.png", dpi=120)
-    plt.close(fig)
-    files.append("models_size.png")
-
-    fig, axes = plt.subplots(1, 3, figsize=(12, 4.2))
-    for ax, key, title in zip(
-        axes,
-        ("bg_precision", "bg_recall", "bg_fraction_error"),
-        ("background precision", "background recall", "background fraction: predicted - true"),
-        strict=True,
-    ):
-        band(ax, key, f"RF ({SPEC})", "C0")
-        ax.set_title(title)
-        ax.set_xlabel("TD fraction (%)")
-        ax.grid(alpha=0.3)
-    axes[2].axhline(0.0, color="k", lw=0.8)
-    handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=8, loc="lower center", ncol=4)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
-    fig.savefig(fig_dir / "models_background.png", dpi=120)
-    plt.close(fig)
-    files.append("models_background.png")
-
-    fig, (ax, bx) = plt.subplots(1, 2, figsize=(11, 4.0))
-    agree = [100 * scsn["models"][n]["agreement_with_rf_td100"] for n in names]
-    bgf = [100 * scsn["models"][n]["background_fraction"] for n in names]
-    ax.plot(fr, agree, "o-", color="C0", label=f"RF ({SPEC}) vs rf_td100")
-    ax.axhline(97, color="0.5", lw=0.8, ls="--", label="97 %")
-    ax.set_ylim(min(95.0, min(agree) - 0.5), 100.3)
-    ax.set_ylabel("events with the same label (%)")
-    ax.set_title("agreement with the 100 % model")
-    bx.plot(fr, bgf, "s-", color="C1", label=f"RF ({SPEC})")
-    bx.axhline(100 * scsn["nnd"]["background_fraction"], color="C2", ls=":", label="NND threshold")
-    bx.set_ylim(0, max(max(bgf), 100 * scsn["nnd"]["background_fraction"]) * 1.2)
-    bx.set_ylabel("background fraction (%)")
-    bx.set_title("background fraction")
-    for a in (ax, bx):
-        a.set_xlabel("TD fraction (%)")
-        a.legend(fontsize=8)
-        a.grid(alpha=0.3)
-    fig.suptitle(f"SCSN, M >= {SCSN_MC} since {SCSN_START} ({scsn['events']:,} events)")
-    fig.tight_layout()
-    fig.savefig(fig_dir / "models_scsn.png", dpi=120)
-    plt.close(fig)
-    files.append("models_scsn.png")
-
-    fig, ax = plt.subplots(figsize=(6.4, 4.2))
-    for mwf, marker in zip(
-        sorted({p["min_weight_fraction_leaf"] for p in grid["points"]}), "osd^v", strict=False
-    ):
-        pts = [p for p in grid["points"] if p["min_weight_fraction_leaf"] == mwf]
-        ax.scatter(
-            [p["onnx_bytes"] / 1e6 for p in pts],
-            [p["val_accuracy"]["median"] for p in pts],
-            marker=marker,
-            label=f"min_weight_fraction_leaf {mwf:g}",
-        )
-    ch = grid["chosen"]
-    cp = next(p for p in grid["points"] if all(p[k] == v for k, v in ch.items()))
-    ax.scatter(
-        [cp["onnx_bytes"] / 1e6],
-        [cp["val_accuracy"]["median"]],
-        s=160,
-        facecolors="none",
-        edgecolors="k",
-        label="chosen",
-    )
-    ax.set_xscale("log")
-    ax.set_xlabel("ONNX file (MB)")
-    ax.set_ylabel("median accuracy, held-out training catalogs")
-    ax.set_title("Hyperparameter grid")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(fig_dir / "models_grid.png", dpi=120)
-    plt.close(fig)
-    files.append("models_grid.png")
-    return files
-
-
-_BASE_LABEL = {
-    "reference": "reference-style forest (aden2021 features, 100 unbounded trees)",
-    "nnd": "NND threshold (per catalog)",
-}
 
 
 def _ranges_table(config: dict) -> list[str]:
@@ -630,33 +383,6 @@ def write_doc(
     doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text, encoding="utf-8")
     return text
-
-
-def _catalog_stats(work: Path, scale: str) -> dict[str, list[float]]:
-    """Realised per-catalog quantities (all splits) from the dataset metadata."""
-    from export.dataset import dataset_dir, load_catalog
-
-    out: dict[str, list[float]] = {}
-    paths = [*dataset_dir(work, scale).glob("train_*.npz"),
-             *dataset_dir(work, scale).glob("test_*.npz")]
-    for p in sorted(paths):
-        m = load_catalog(p).meta
-        pr = m["params"]
-        vals = {
-            "A": pr["A"],
-            "mu (events/day)": pr["mu"],
-            "branching ratio": m["branching_ratio"],
-            "events simulated": m["n_simulated"],
-            "events above Mc": m["n"],
-            "Mc (auto)": m["mc"],
-            "b true": pr["b"],
-            "b estimated - b true": m["b"] - pr["b"],
-            "background fraction above Mc": m["background_fraction"],
-            "draw attempts": m["attempts"],
-        }
-        for k, v in vals.items():
-            out.setdefault(k, []).append(float(v))
-    return out
 
 
 def cli(argv: list[str] | None = None) -> int:

@@ -47,51 +47,36 @@ def _window(
     *,
     df: float,
     min_distance: float,
+    children: np.ndarray | None = None,
 ) -> None:
-    """Brute force over the ``width`` events just before each event (by sorted position)."""
+    """Brute force over the ``width`` events just before each event (by sorted position);
+    ``children`` (sorted positions, ascending) limits it to those events."""
     n = t.size
     cols = [np.ascontiguousarray(geom.points[:, c]) for c in range(geom.points.shape[1])]
     w = np.exp(logw)
     for lag in range(min(width, n - 1), 0, -1):  # oldest first: equal eta keeps the earlier
-        # Slices, not index arrays: parent i = j - lag for every child j >= lag.
-        r = geom.arc(_norm([x[lag:] - x[:-lag] for x in cols]))
-        dt = t[lag:] - t[:-lag]
+        if children is None:
+            # Slices, not index arrays: parent i = j - lag for every child j >= lag.
+            r = geom.arc(_norm([x[lag:] - x[:-lag] for x in cols]))
+            dt, wp = t[lag:] - t[:-lag], w[:-lag]
+        else:
+            j = children[children >= lag]
+            i = j - lag
+            r = geom.arc(_norm([x[j] - x[i] for x in cols]))
+            dt, wp = t[j] - t[i], w[i]
         # eta = dt * max(r, r_min)**df * w, in place, with pair_eta's order of operations.
         eta = np.power(np.maximum(r, min_distance, out=r), df, out=r)
         eta *= dt
-        eta *= w[:-lag]
+        eta *= wp
         eta[dt <= 0] = np.inf  # equal origin times are not parents
-        cur = best.eta[lag:]
-        idx = np.flatnonzero(eta < cur)
-        best.eta[idx + lag] = eta[idx]
-        best.parent[idx + lag] = idx
-
-
-def _window_at(
-    j: np.ndarray,
-    t: np.ndarray,
-    logw: np.ndarray,
-    geom: _Geometry,
-    best: _Best,
-    width: int,
-    *,
-    df: float,
-    min_distance: float,
-) -> None:
-    """:func:`_window` for the children ``j`` only (sorted positions, ascending)."""
-    for lag in range(min(width, t.size - 1), 0, -1):  # oldest first, as _window
-        jj = j[j >= lag]
-        i = jj - lag
-        r = geom.arc(_norm([geom.points[jj, c] - geom.points[i, c]
-                            for c in range(geom.points.shape[1])]))  # fmt: skip
-        dt = t[jj] - t[i]
-        eta = np.power(np.maximum(r, min_distance, out=r), df, out=r)
-        eta *= dt
-        eta *= np.exp(logw[i])
-        eta[dt <= 0] = np.inf
-        better = eta < best.eta[jj]
-        best.eta[jj[better]] = eta[better]
-        best.parent[jj[better]] = i[better]
+        if children is None:
+            idx = np.flatnonzero(eta < best.eta[lag:])
+            best.eta[idx + lag] = eta[idx]
+            best.parent[idx + lag] = idx
+        else:
+            better = eta < best.eta[j]
+            best.eta[j[better]] = eta[better]
+            best.parent[j[better]] = i[better]
 
 
 def nearest_parents(
@@ -158,10 +143,8 @@ def nearest_parents(
     kw = {"df": df, "min_distance": min_distance}
     # Brute force over the last _WINDOW events covers every pair closer than that in sorted
     # position, hence every level with blocks of s < _WINDOW, and gives a tight first bound.
-    if queries is None:
-        _window(t, logw, geom, best, _WINDOW, **kw)
-    else:
-        _window_at(np.flatnonzero(queries), t, logw, geom, best, _WINDOW, **kw)
+    _window(t, logw, geom, best, _WINDOW, **kw,
+            children=None if queries is None else np.flatnonzero(queries))
     levels = 0
     while _WINDOW * _BRANCH**levels < n:
         levels += 1
