@@ -37,7 +37,6 @@ from __future__ import annotations
 import argparse
 import importlib
 import json
-import os
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -47,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from export.cache_files import write_json
 from export.cases import Case, EvalCatalog, cases, make_catalog
 from export.metrics import catalog_metrics
 
@@ -67,10 +67,7 @@ def result_path(work: Path, scale: str, case: str, index: int, method: str) -> P
 
 
 def _write_json(path: Path, data: Any) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=1, allow_nan=True), encoding="utf-8")
-    tmp.replace(path)
+    write_json(path, data, indent=1)
 
 
 def _score_output(out: Any, cat: EvalCatalog) -> tuple[dict[str, float], dict[str, Any]]:
