@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import importlib.metadata
 import json
 import os
@@ -88,7 +89,19 @@ def test_every_runtime_package_is_installed():
     assert found <= listed, sorted(found - listed)
 
 
-def test_no_runtime_module_over_about_400_lines():
-    sizes = {str(p.relative_to(ROOT)): len(p.read_text().splitlines())
-             for p in (ROOT / "lite_decluster").rglob("*.py")}
+def _code_lines(path: Path) -> int:
+    """Lines of a module after its docstring (a long description of a model is not a
+    second job)."""
+    text = path.read_text()
+    body = ast.parse(text).body
+    start = 0
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        start = body[0].end_lineno
+    return len(text.splitlines()) - start
+
+
+@pytest.mark.parametrize("package", ["lite_decluster", "export"])
+def test_no_module_over_about_400_lines(package):
+    sizes = {str(p.relative_to(ROOT)): _code_lines(p) for p in (ROOT / package).rglob("*.py")}
     assert max(sizes.values()) <= 425, sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
