@@ -298,7 +298,7 @@ def build(
         },
         "skl2onnx_crosscheck": crosscheck,
     }
-    _write_manifest(out / "manifest.json", manifest)
+    write_json(out / "manifest.json", manifest)
     timings["write"] = time.perf_counter() - t0
     timings["total_this_run"] = time.perf_counter() - t_start
     cached = {
@@ -334,12 +334,6 @@ def _old_manifest(out: Path) -> dict[str, Any]:
     return prev
 
 
-def _write_manifest(path: Path, manifest: dict[str, Any]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(manifest, f, indent=2)
-        f.write("\n")
-    tmp.replace(path)
 
 
 def cli(argv: list[str] | None = None) -> int:

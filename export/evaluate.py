@@ -66,10 +66,6 @@ def result_path(work: Path, scale: str, case: str, index: int, method: str) -> P
     return Path(work) / "evaluate" / scale / case / f"{index:03d}.{method}.json"
 
 
-def _write_json(path: Path, data: Any) -> None:
-    write_json(path, data, indent=1)
-
-
 def _score_output(out: Any, cat: EvalCatalog) -> tuple[dict[str, float], dict[str, Any]]:
     """Metrics of a decluster() result (input order) against the catalog's truth."""
     scored = out["label"].isin(["background", "aftershock"]).to_numpy(dtype=bool)
@@ -246,7 +242,7 @@ def evaluate_catalog(
         if method in DIAGNOSTICS:
             record.update(status="diagnostic", diagnostics=parent_shares(cat))
             record["seconds"], record["seconds_catalog"] = time.perf_counter() - t1, t_cat
-            _write_json(result_path(work, scale, case.name, index, method), record)
+            write_json(result_path(work, scale, case.name, index, method), record, indent=1)
             continue
         try:
             metrics, info = pending[method] if method in pending else run_method(method, cat, work)
@@ -257,7 +253,7 @@ def evaluate_catalog(
             msg = f"unavailable: {exc}"
         record["seconds"] = share if method in pending else time.perf_counter() - t1
         record["seconds_catalog"] = t_cat
-        _write_json(result_path(work, scale, case.name, index, method), record)
+        write_json(result_path(work, scale, case.name, index, method), record, indent=1)
         lines.append(f"{case.name} {index + 1}/{case.n_catalogs} {method}: {msg} "
                      f"({record['seconds']:.1f} s)")  # fmt: skip
     return lines

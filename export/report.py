@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from export.cache_files import read_json as _read_json
+from export.cache_files import read_json
 from export.dataset import WORK_DIR, load_config
 from export.report_figures import figures
 from export.report_inputs import (
@@ -91,11 +91,11 @@ def write_doc(
 ) -> str:
     """Regenerate the document and figures; returns the markdown."""
     cache = scale_dir(work, scale)
-    ev = _read_json(cache / "evaluation.json")
-    grid = _read_json(cache / "grid.json")
-    ref = _read_json(cache / "forests" / "reference.json")
+    ev = read_json(cache / "evaluation.json")
+    grid = read_json(cache / "grid.json")
+    ref = read_json(cache / "forests" / "reference.json")
     forests = {
-        f"rf_td{f:03d}": _read_json(cache / "forests" / f"rf_td{f:03d}.json") for f in TD_FRACTIONS
+        f"rf_td{f:03d}": read_json(cache / "forests" / f"rf_td{f:03d}.json") for f in TD_FRACTIONS
     }
     with open(models_dir / "manifest.json", encoding="utf-8") as f:
         manifest = json.load(f)
@@ -106,7 +106,7 @@ def write_doc(
     tpath = timings_path or cache / "build_timings_empty_cache.json"
     if not Path(tpath).exists():
         tpath = cache / "build_timings.json"
-    timings = _read_json(tpath) if Path(tpath).exists() else None
+    timings = read_json(tpath) if Path(tpath).exists() else None
     files = figures(ev, forests, ref, manifest, scsn, grid, fig_dir)
     metas = _catalog_stats(work, scale)
 

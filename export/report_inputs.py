@@ -9,8 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from export.cache_files import read_json as _read_json
-from export.cache_files import write_json as _write_json
+from export.cache_files import read_json, write_json
 from export.train import NND_METHOD, SPEC, forest_labels, nnd_labels, scale_dir
 
 SCSN = Path("/work/shared/data/scsn_socal_1932_2026_M2.5.csv")
@@ -39,7 +38,7 @@ def nnd_detail(work: Path, scale: str) -> dict:
 
     path = scale_dir(work, scale) / "nnd_detail.json"
     if path.exists():
-        old = _read_json(path)
+        old = read_json(path)
         if old.get("method") == NND_METHOD:
             return old
     rows = []
@@ -55,7 +54,7 @@ def nnd_detail(work: Path, scale: str) -> dict:
         rule = "equal density" if thr == _equal_density_point(w, m, sd) else "density minimum"
         rows.append({"threshold": thr, "rule": rule, "means": m.tolist(), "weights": w.tolist()})
     res = {"method": NND_METHOD, "rows": rows}
-    _write_json(path, res)
+    write_json(path, res)
     return res
 
 
@@ -70,7 +69,7 @@ def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, An
     shas = {e["name"]: e["sha256"] for e in manifest["models"]}
     path = cache / "scsn.json"
     if path.exists():
-        old = _read_json(path)
+        old = read_json(path)
         if old.get("shas") == shas and old.get("source") == str(scsn_path):
             return old
     spec = manifest["models"][0]["feature_spec"]
@@ -106,7 +105,7 @@ def scsn_results(models_dir: Path, scsn_path: Path, cache: Path) -> dict[str, An
             "background_fraction": float(np.mean(~nnd)),
         },
     }
-    _write_json(path, res)
+    write_json(path, res)
     return res
 
 
